@@ -1,0 +1,1 @@
+"""sorabot's platform-neutral core: models, validation, store, tracker, providers."""

@@ -1,0 +1,127 @@
+"""Settings, read from the environment and an optional ``.env`` file.
+
+The variable names are a contract with operators and tests (see the README's table);
+secrets are ``SecretStr`` so they never show up in a repr, a log line or a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+Dialect = Literal["v2", "sora", "unified", "openai", "video-create"]
+DIALECTS: tuple[Dialect, ...] = ("v2", "sora", "unified", "openai", "video-create")
+
+
+class ModelSpec(BaseModel):
+    """What one model accepts. Relays rename and add models, so this is configuration.
+
+    ``hd_seconds`` lists the durations at which ``hd`` has an effect (at 25 s it has
+    none, per the provider documents).
+    """
+
+    name: str
+    seconds: tuple[int, ...]
+    hd: bool = False
+    hd_seconds: tuple[int, ...] = ()
+
+
+DEFAULT_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(name="sora-2", seconds=(10, 15)),
+    ModelSpec(name="sora-2-pro", seconds=(10, 15, 25), hd=True, hd_seconds=(10, 15)),
+)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; defaults run on SQLite and the simulator."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Provider
+    sora_api_url: str | None = Field(default=None, alias="SORA_API_URL")
+    sora_api_key: SecretStr | None = Field(default=None, alias="SORA_API_KEY")
+    sora_api_dialect: Dialect = Field(default="openai", alias="SORA_API_DIALECT")
+    sora_model: str = Field(default="sora-2", alias="SORA_MODEL")
+    sora_models: tuple[ModelSpec, ...] = Field(
+        default=DEFAULT_MODELS, alias="SORA_MODELS"
+    )
+    sora_webhook_secret: SecretStr | None = Field(
+        default=None, alias="SORA_WEBHOOK_SECRET"
+    )
+    # Simulator speed: seconds a simulated task takes from queued to completed.
+    simulator_duration: float = Field(default=4.0, alias="SIMULATOR_DURATION")
+
+    # Storage and the bot's own HTTP server
+    database_url: str = Field(default="sqlite:///sorabot.db", alias="DATABASE_URL")
+    media_dir: Path = Field(default=Path("media"), alias="MEDIA_DIR")
+    public_url: str | None = Field(default=None, alias="PUBLIC_URL")
+    http_host: str = Field(default="127.0.0.1", alias="HTTP_HOST")
+    http_port: int = Field(default=8080, alias="HTTP_PORT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    # Tracking
+    poll_interval: float = Field(default=10.0, gt=0, alias="POLL_INTERVAL")
+    task_deadline: float = Field(default=3600.0, gt=0, alias="TASK_DEADLINE")
+    user_concurrency_limit: int = Field(default=3, ge=1, alias="USER_CONCURRENCY_LIMIT")
+
+    # Discord
+    discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
+    discord_api_url: str | None = Field(default=None, alias="DISCORD_API_URL")
+    discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, alias="SLACK_SIGNING_SECRET"
+    )
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str | None = Field(default=None, alias="SLACK_API_URL")
+    slack_admin_users: tuple[str, ...] = Field(default=(), alias="SLACK_ADMIN_USERS")
+
+    @field_validator("slack_admin_users", mode="before")
+    @classmethod
+    def _split_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(u.strip() for u in value.split(",") if u.strip())
+        return value
+
+    @field_validator("public_url", "sora_api_url", mode="after")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def use_simulator(self) -> bool:
+        """No key means no bill: run against the built-in simulator."""
+        return self.sora_api_key is None
+
+    @property
+    def discord_enabled(self) -> bool:
+        return self.discord_token is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and (
+            self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The database file named by ``DATABASE_URL`` (``sqlite:///relative/path``)."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            raise ConfigError(
+                "DATABASE_URL must look like sqlite:///path/to/file.db "
+                f"(got a URL starting {self.database_url.split(':', 1)[0]}:)"
+            )
+        return Path(self.database_url[len(prefix) :])
+
+    def model_spec(self, name: str) -> ModelSpec | None:
+        return next((m for m in self.sora_models if m.name == name), None)

@@ -1,0 +1,129 @@
+"""The exception tree. Every error the core raises on purpose is a ``BotError``.
+
+    BotError
+    ├── UserInputError           the member asked for something we will not send;
+    │                            ``str(e)`` tells them what to fix
+    ├── ConfigError              the operator's configuration is incomplete or wrong
+    ├── TaskNotFound             no task with that id (buttons on old messages)
+    ├── PermissionDenied         the user may not do this (cancel, settings)
+    └── ProviderError            talking to the video API went wrong
+        ├── ProviderAuthError        401/403: the operator's key; never retried
+        ├── ProviderQuotaError       402 or quota exhausted; never retried
+        ├── ProviderRejected         400/422: the provider refused the request
+        ├── ProviderTaskUnknown      404 or "task_not_exist" for a task id
+        ├── ProviderRateLimited      429; carries ``retry_after`` seconds
+        ├── ProviderUnavailable      5xx, timeouts, connection errors; retried
+        └── ProviderProtocolError    an answer we could not make sense of
+
+``user_message`` is always safe to show in a channel: it never contains a key, a URL
+with credentials, or raw provider JSON.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base of every deliberate error; ``user_message`` is safe to show."""
+
+    @property
+    def user_message(self) -> str:
+        return str(self)
+
+
+class UserInputError(BotError):
+    """The request is not acceptable as typed; the message says what to change."""
+
+
+class ConfigError(BotError):
+    """The operator's configuration is missing or inconsistent."""
+
+
+class TaskNotFound(BotError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"I can't find video task {task_id}; it may be too old.")
+        self.task_id = task_id
+
+
+class PermissionDenied(BotError):
+    """The user is not allowed to do this; the message says who is."""
+
+
+class ProviderError(BotError):
+    """The video API could not do what we asked.
+
+    ``retryable`` says whether asking again later may work; ``field`` names the
+    request field a 400/422 complained about when the provider said so.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.field = field
+
+    @property
+    def user_message(self) -> str:
+        return "The video service could not take this request right now."
+
+
+class ProviderAuthError(ProviderError):
+    @property
+    def user_message(self) -> str:
+        return (
+            "The bot's video service key was refused. "
+            "An operator has been told; please try again later."
+        )
+
+
+class ProviderQuotaError(ProviderError):
+    @property
+    def user_message(self) -> str:
+        return "The bot's video service is out of credit. Please tell an operator."
+
+
+class ProviderRejected(ProviderError):
+    @property
+    def user_message(self) -> str:
+        where = f" (field `{self.field}`)" if self.field else ""
+        return f"The video service refused the request{where}: {self}"
+
+
+class ProviderTaskUnknown(ProviderError):
+    @property
+    def user_message(self) -> str:
+        return "The video service no longer knows this task."
+
+
+class ProviderRateLimited(ProviderError):
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=429, code=code)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(ProviderError):
+    retryable = True
+
+
+class ProviderProtocolError(ProviderError):
+    """The answer was not what the dialect promises (missing field, not JSON)."""
+
+    @property
+    def user_message(self) -> str:
+        return "The video service sent an answer the bot could not understand."

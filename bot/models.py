@@ -1,0 +1,244 @@
+"""The data that crosses every boundary: requests, tasks, statuses and results.
+
+Everything here is a pydantic model so it can be persisted as JSON, sent between the
+core and the adapters, and validated once. No platform object (a discord.py
+``Interaction``, a Slack payload) ever reaches the core: adapters convert first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Platform(StrEnum):
+    CLI = "cli"
+    DISCORD = "discord"
+    SLACK = "slack"
+
+
+class Orientation(StrEnum):
+    LANDSCAPE = "landscape"
+    PORTRAIT = "portrait"
+
+
+class ChatRef(BaseModel):
+    """Where a task's messages live, as plain ids so it survives a restart.
+
+    ``workspace_id`` is the Discord guild or Slack team; ``thread_id`` and
+    ``status_message_id`` are filled in by the adapter once it has posted the status
+    message (on Slack the thread id is the status message's ``ts``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    workspace_id: str = ""
+    channel_id: str = ""
+    thread_id: str | None = None
+    status_message_id: str | None = None
+
+
+class Requester(BaseModel):
+    """Who asked, as the platform knows them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    display_name: str = ""
+
+
+class ImageInput(BaseModel):
+    """A reference image, always held as bytes so it can be validated and re-used.
+
+    ``source_url`` is the platform's public URL for the same bytes when there is one
+    (a Discord CDN link): a URL-only provider dialect may pass it as is when the image
+    needed no change. Private URLs (Slack ``url_private``) are never stored here.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    filename: str
+    data: bytes = Field(repr=False)
+    content_type: str = ""
+    source_url: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+class GenerationRequest(BaseModel):
+    """A platform-neutral ask for one video, as typed by a member."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt: str
+    model: str = "sora-2"
+    orientation: Orientation = Orientation.LANDSCAPE
+    seconds: int = 10
+    hd: bool = False
+    style: str | None = None
+    private: bool = False
+    watermark: bool = False
+    image: ImageInput | None = None
+    requester: Requester
+    chat: ChatRef
+
+
+class TaskState(StrEnum):
+    """The persisted life of a task.
+
+    received -> submitted -> running -> succeeded | failed -> delivered, and
+    cancelled from any state before the outcome is known. ``delivered`` means the
+    user has been told the outcome (video or reason), so a restart never tells twice.
+    """
+
+    RECEIVED = "received"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DELIVERED = "delivered"
+
+    @property
+    def in_flight(self) -> bool:
+        """The provider still owes us an outcome."""
+        return self in _IN_FLIGHT
+
+    @property
+    def awaiting_delivery(self) -> bool:
+        """The outcome is known but the user has not been told yet."""
+        return self in _AWAITING_DELIVERY
+
+
+_IN_FLIGHT = frozenset({TaskState.RECEIVED, TaskState.SUBMITTED, TaskState.RUNNING})
+_AWAITING_DELIVERY = frozenset({TaskState.SUCCEEDED, TaskState.FAILED})
+
+ALLOWED_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    TaskState.RECEIVED: frozenset(
+        {TaskState.SUBMITTED, TaskState.FAILED, TaskState.CANCELLED}
+    ),
+    TaskState.SUBMITTED: frozenset(
+        {
+            TaskState.RUNNING,
+            TaskState.SUCCEEDED,
+            TaskState.FAILED,
+            TaskState.CANCELLED,
+        }
+    ),
+    TaskState.RUNNING: frozenset(
+        {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED}
+    ),
+    TaskState.SUCCEEDED: frozenset({TaskState.DELIVERED, TaskState.FAILED}),
+    TaskState.FAILED: frozenset({TaskState.DELIVERED}),
+    TaskState.CANCELLED: frozenset(),
+    TaskState.DELIVERED: frozenset(),
+}
+
+
+class FailureKind(StrEnum):
+    """Why a task failed, in categories the user can act on."""
+
+    MODERATION_PROMPT = "moderation_prompt"
+    MODERATION_IMAGE = "moderation_image"
+    MODERATION_OUTPUT = "moderation_output"
+    MODERATION = "moderation"  # the provider refused but did not say which stage
+    INVALID_INPUT = "invalid_input"
+    PROVIDER_CONFIG = "provider_config"  # the operator's key, quota or setup
+    PROVIDER_ERROR = "provider_error"
+    TIMEOUT = "timeout"
+    DELIVERY = "delivery"
+
+
+class Failure(BaseModel):
+    """A failure explained in plain words; ``message`` is safe to show the user."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: FailureKind
+    message: str
+    provider_code: str | None = None
+
+
+class ProviderState(StrEnum):
+    """The provider's status, normalised across dialects."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (ProviderState.SUCCEEDED, ProviderState.FAILED)
+
+
+class Progress(BaseModel):
+    """Progress as a whole percent, 0-100."""
+
+    model_config = ConfigDict(frozen=True)
+
+    percent: int = Field(default=0, ge=0, le=100)
+
+    def advanced_to(self, other: Progress) -> Progress:
+        """Progress never goes backwards, whatever the provider reports."""
+        return self if other.percent <= self.percent else other
+
+
+class TaskStatus(BaseModel):
+    """One answer to "how is task X doing?", whatever the dialect said."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: ProviderState
+    progress: Progress = Progress()
+    video_url: str | None = None
+    failure: Failure | None = None
+
+
+class VideoResult(BaseModel):
+    """The finished video, downloaded to ``path`` on local disk."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    size_bytes: int
+    content_type: str = "video/mp4"
+    source_url: str | None = None
+
+
+class Task(BaseModel):
+    """A generation request and everything the bot has learned about it since."""
+
+    id: str
+    request: GenerationRequest
+    # Where this task's status message and thread live; starts as ``request.chat``
+    # and gains message/thread ids once the adapter has posted.
+    chat: ChatRef
+    state: TaskState = TaskState.RECEIVED
+    dialect: str = ""
+    provider_task_id: str | None = None
+    progress: Progress = Progress()
+    result: VideoResult | None = None
+    failure: Failure | None = None
+    callback_token: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    deadline_at: datetime | None = None
+    parent_task_id: str | None = None
+
+    def can_become(self, state: TaskState) -> bool:
+        return state in ALLOWED_TRANSITIONS[self.state]

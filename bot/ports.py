@@ -1,0 +1,180 @@
+"""The ports: what the core needs from the outside world, as Protocols.
+
+Adapters implement ``ChatDirectory``/``ChatThread`` (one per chat platform), provider
+dialects implement ``VideoProvider``, and ``bot.store`` implements ``TaskStore``.
+The core depends only on these, so it runs the same under Discord, Slack or the CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.models import (
+    ChatRef,
+    Failure,
+    GenerationRequest,
+    Platform,
+    Task,
+    TaskStatus,
+    VideoResult,
+)
+
+# ---------------------------------------------------------------------------------
+# Provider side
+
+
+class ProviderFeatures(BaseModel):
+    """What a dialect can express, so the core adapts without ``if dialect == ...``.
+
+    ``image_transport`` says whether the reference image travels as an uploaded file
+    or as a URL the provider fetches; ``image_must_match_size`` says the image must
+    have exactly the output resolution ("Inpaint image must match the requested width
+    and height"), so the core fits it first.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    image_transport: Literal["upload", "url"]
+    callbacks: bool = False
+    private: bool = False
+    hd: bool = False
+    max_seconds: int = 15
+    styles: tuple[str, ...] = ()
+    image_must_match_size: bool = False
+
+
+class PreparedImage(BaseModel):
+    """The reference image as it will be sent: fitted bytes, and a URL if hosted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    filename: str
+    content_type: str
+    data: bytes = Field(repr=False)
+    url: str | None = None
+
+
+class Submission(BaseModel):
+    """Everything one ``create`` call needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request: GenerationRequest
+    image: PreparedImage | None = None
+    callback_url: str | None = None
+
+
+class VideoProvider(Protocol):
+    """One provider dialect: create a task, ask about it, fetch its video."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    @property
+    def features(self) -> ProviderFeatures: ...
+
+    def output_size(self, request: GenerationRequest) -> tuple[int, int]:
+        """The (width, height) the provider renders for this request."""
+        ...
+
+    async def create(self, submission: Submission) -> str:
+        """Submit a task; return the provider's task id. Raises ``ProviderError``."""
+        ...
+
+    async def query(self, provider_task_id: str) -> TaskStatus:
+        """The task's normalised status. Raises ``ProviderError``."""
+        ...
+
+    async def download(
+        self, provider_task_id: str, status: TaskStatus, dest: Path
+    ) -> VideoResult:
+        """Stream the finished video to ``dest``. Raises ``ProviderError``."""
+        ...
+
+
+# ---------------------------------------------------------------------------------
+# Chat side
+
+
+class ChatThread(Protocol):
+    """The one status message and its thread for a task, on some chat platform.
+
+    Implementations render; they decide nothing. They must tolerate being called
+    after a restart with only ``task.chat`` to go on.
+    """
+
+    async def post_status(self, task: Task) -> ChatRef:
+        """Post the status message (and open its thread); return the filled ref."""
+        ...
+
+    async def edit_status(self, task: Task) -> None:
+        """Show the task's current state and progress in the status message."""
+        ...
+
+    async def post_video(self, task: Task, video: VideoResult) -> None:
+        """Upload the video into the thread, or post a link if it is too large."""
+        ...
+
+    async def post_error(self, task: Task, failure: Failure) -> None:
+        """Tell the thread, in plain words, why there is no video."""
+        ...
+
+
+class ChatDirectory(Protocol):
+    """Finds the ``ChatThread`` for a stored ``ChatRef`` (one per platform)."""
+
+    @property
+    def platform(self) -> Platform: ...
+
+    def thread(self, chat: ChatRef) -> ChatThread: ...
+
+
+# ---------------------------------------------------------------------------------
+# Storage
+
+
+class Scope(BaseModel):
+    """Where a moderator's setting applies: a whole server/workspace, or one channel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    workspace_id: str
+    channel_id: str | None = None
+
+
+class TaskStore(Protocol):
+    """Durable tasks and per-scope settings. SQLite today; PostgreSQL can follow."""
+
+    async def add(self, task: Task) -> None: ...
+
+    async def get(self, task_id: str) -> Task:
+        """Raises ``TaskNotFound``."""
+        ...
+
+    async def save(self, task: Task) -> None:
+        """Persist the whole task (state, progress, ids, result, failure)."""
+        ...
+
+    async def unfinished(self) -> list[Task]:
+        """Tasks in flight or awaiting delivery: what a restart must resume."""
+        ...
+
+    async def recent(self, limit: int = 20) -> list[Task]: ...
+
+    async def in_flight_for_user(
+        self, platform: Platform, workspace_id: str, user_id: str
+    ) -> list[Task]: ...
+
+    async def by_callback_token(self, token: str) -> Task | None: ...
+
+    async def by_provider_task_id(self, provider_task_id: str) -> Task | None: ...
+
+    async def get_setting(self, scope: Scope, key: str) -> str | None: ...
+
+    async def set_setting(self, scope: Scope, key: str, value: str | None) -> None:
+        """Store a setting; ``None`` removes it (falls back to the wider scope)."""
+        ...
