@@ -1,0 +1,99 @@
+"""The bot's own HTTP server: health checks, and later callbacks, Slack events, media.
+
+Everything that must be reachable from outside shares one aiohttp application, so an
+operator opens one port (``HTTP_HOST``/``HTTP_PORT``) and puts one reverse proxy in
+front. Routes are added before ``HttpServer.start``: aiohttp freezes the router once
+the application is served.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+
+# Graceful shutdown waits this long for in-flight requests; the whole process must be
+# down within 5 s of SIGTERM, and the tracker needs its share of that.
+SHUTDOWN_TIMEOUT = 2.0
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    # Answers without touching the database or the provider: a container orchestrator
+    # calls this every few seconds and must not add load or wait on a slow relay.
+    return web.json_response({"status": "ok"})
+
+
+def build_app() -> web.Application:
+    """A fresh application with ``GET /healthz``; other parts add their routes to it."""
+    app = web.Application()
+    app.router.add_get(HEALTH_PATH, _healthz)
+    return app
+
+
+class HttpServer:
+    """Serves ``app`` on ``host:port`` (port 0 picks a free port; see ``port``).
+
+    Args:
+        app: the application, with every route already added.
+        host: the interface to listen on (``127.0.0.1`` unless exposed on purpose).
+        port: the TCP port, or 0 for any free one.
+    """
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self.app = app
+        self.host = host
+        self._requested_port = port
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound; only known once started."""
+        if self._port is None:
+            raise RuntimeError("the HTTP server has not been started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The server's own base URL (no trailing slash), as seen from this host."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        runner = web.AppRunner(self.app, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._requested_port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+        log.info("HTTP server listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections; safe to call twice."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
