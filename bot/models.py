@@ -35,6 +35,10 @@ class ChatRef(BaseModel):
     ``workspace_id`` is the Discord guild or Slack team; ``thread_id`` and
     ``status_message_id`` are filled in by the adapter once it has posted the status
     message (on Slack the thread id is the status message's ``ts``).
+    ``upload_limit`` is the largest file in bytes the platform accepts there, when
+    the platform says so per request (Discord's per-interaction
+    ``attachment_size_limit`` follows the server's boost level); kept here so the
+    result is uploaded or linked correctly even after a restart.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -44,6 +48,7 @@ class ChatRef(BaseModel):
     channel_id: str = ""
     thread_id: str | None = None
     status_message_id: str | None = None
+    upload_limit: int | None = None
 
 
 class Requester(BaseModel):
