@@ -1,0 +1,123 @@
+"""Platform-neutral words and glyphs for a task: labels, progress bar, reasons.
+
+Discord, Slack and the terminal all show the same things; they add their own markup
+around these pieces, so the wording is decided once and tested once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.models import (
+    Failure,
+    FailureKind,
+    GenerationRequest,
+    Task,
+    TaskState,
+    utcnow,
+)
+
+PRIVATE_MODE_NOTE = (
+    "Private mode is on: this video is not published and cannot be remixed."
+)
+
+_STATE_LABELS: dict[TaskState, str] = {
+    TaskState.RECEIVED: "Queued",
+    TaskState.SUBMITTED: "Queued",
+    TaskState.RUNNING: "Generating",
+    TaskState.SUCCEEDED: "Done",
+    TaskState.FAILED: "Failed",
+    TaskState.CANCELLED: "Cancelled",
+    TaskState.DELIVERED: "Done",
+}
+
+# Moderation and time-outs get fixed sentences: the provider's own wording is often
+# terse or in another language, and the user mostly needs to know what to change.
+_FAILURE_TEXT: dict[FailureKind, str] = {
+    FailureKind.MODERATION_PROMPT: (
+        "The video service refused the prompt under its content policy. "
+        "Rephrase it and try again."
+    ),
+    FailureKind.MODERATION_IMAGE: (
+        "The video service refused the reference image under its content policy "
+        "(photos of real people are often refused). Try another image."
+    ),
+    FailureKind.MODERATION_OUTPUT: (
+        "The finished video was blocked by the video service's review after it "
+        "was generated. Try a different prompt."
+    ),
+    FailureKind.MODERATION: (
+        "The video service refused this request under its content policy. "
+        "Try a different prompt or image."
+    ),
+    FailureKind.TIMEOUT: (
+        "The video service took too long to make this video, so the bot gave up. "
+        "Try again later."
+    ),
+}
+
+_FAILURE_FALLBACK: dict[FailureKind, str] = {
+    FailureKind.INVALID_INPUT: "The video service could not accept this request.",
+    FailureKind.PROVIDER_CONFIG: (
+        "The bot's video service is not set up correctly. An operator has been told."
+    ),
+    FailureKind.PROVIDER_ERROR: "The video service could not make this video.",
+    FailureKind.DELIVERY: "The video was made but could not be posted here.",
+}
+
+
+def settings_summary(request: GenerationRequest) -> str:
+    """One line of the chosen settings: ``sora-2 · 10 s · landscape · HD · private``."""
+    parts = [request.model, f"{request.seconds} s", request.orientation.value]
+    if request.hd:
+        parts.append("HD")
+    if request.style:
+        parts.append(request.style)
+    if request.image is not None:
+        parts.append("reference image")
+    if request.private:
+        parts.append("private")
+    return " · ".join(parts)
+
+
+def progress_bar(percent: int, width: int = 10) -> str:
+    """A text bar such as ``█████░░░░░ 50%``; rounds down so 99 % never looks full."""
+    percent = max(0, min(100, percent))
+    filled = percent * width // 100
+    return f"{'█' * filled}{'░' * (width - filled)} {percent}%"
+
+
+def format_elapsed(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def state_label(task: Task) -> str:
+    """What the status message's headline says: Queued, Generating, Done, ..."""
+    if task.state is TaskState.DELIVERED and task.failure is not None:
+        return _STATE_LABELS[TaskState.FAILED]
+    return _STATE_LABELS[task.state]
+
+
+def status_line(task: Task, now: datetime | None = None) -> str:
+    """``Generating █████░░░░░ 50% · 1 min 05 s``: headline, bar while running, time."""
+    elapsed = ((now or utcnow()) - task.created_at).total_seconds()
+    parts = [state_label(task)]
+    if task.state in (TaskState.SUBMITTED, TaskState.RUNNING):
+        parts.append(progress_bar(task.progress.percent))
+    return f"{' '.join(parts)} · {format_elapsed(elapsed)}"
+
+
+def failure_text(failure: Failure) -> str:
+    """Why there is no video, in plain words, without raw provider output."""
+    fixed = _FAILURE_TEXT.get(failure.kind)
+    if fixed is not None:
+        return fixed
+    return failure.message.strip() or _FAILURE_FALLBACK[failure.kind]

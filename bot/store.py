@@ -1,0 +1,351 @@
+"""Durable tasks and moderators' settings in one SQLite file, through aiosqlite.
+
+One long-lived connection (aiosqlite runs one worker thread per connection, so
+opening one per call would cost a thread each time), WAL so readers never wait for
+the writer, and ``synchronous=NORMAL``: in WAL mode a power cut can lose the last
+commits but never corrupts the file, and the tracker redoes anything unsaved.
+
+The schema grows by appending SQL scripts to ``MIGRATIONS``; ``schema_version``
+records how many have run, so an old database is brought forward on open.
+Reference images are stored once per content hash so retry, remix and a resumed
+submission still have the bytes without copying them into every task row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+import aiosqlite
+
+from bot.errors import ConfigError, TaskNotFound
+from bot.models import (
+    ChatRef,
+    Failure,
+    GenerationRequest,
+    ImageInput,
+    Platform,
+    Progress,
+    Task,
+    TaskState,
+    VideoResult,
+)
+from bot.ports import Scope
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        dialect TEXT NOT NULL,
+        provider_task_id TEXT,
+        callback_token TEXT UNIQUE,
+        progress INTEGER NOT NULL DEFAULT 0,
+        request TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        result TEXT,
+        failure TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        deadline_at TEXT,
+        parent_task_id TEXT
+    );
+    CREATE INDEX tasks_by_provider_task_id ON tasks (provider_task_id);
+    CREATE INDEX tasks_by_state ON tasks (state);
+    CREATE INDEX tasks_by_user ON tasks (platform, workspace_id, user_id, state);
+    CREATE INDEX tasks_by_created_at ON tasks (created_at);
+    CREATE TABLE images (
+        sha256 TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE settings (
+        platform TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,  -- '' for the whole workspace
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (platform, workspace_id, channel_id, key)
+    );
+    """,
+)
+
+_UNFINISHED = tuple(s.value for s in TaskState if s.in_flight or s.awaiting_delivery)
+_IN_FLIGHT = tuple(s.value for s in TaskState if s.in_flight)
+
+_COLUMNS = (
+    "id, state, dialect, provider_task_id, callback_token, progress, request, chat, "
+    "result, failure, created_at, updated_at, deadline_at, parent_task_id"
+)
+
+
+def _dump(model: Any) -> str | None:
+    return None if model is None else str(model.model_dump_json())
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _request_json(request: GenerationRequest) -> str:
+    """The request without image bytes; the image is referenced by its hash."""
+    data = request.model_dump(mode="json", exclude={"image"})
+    if request.image is not None:
+        image = request.image.model_dump(mode="json", exclude={"data"})
+        data["image"] = {**image, "sha256": request.image.sha256}
+    return json.dumps(data, separators=(",", ":"))
+
+
+class SqliteTaskStore:
+    """The ``TaskStore`` on one SQLite file.
+
+    Use ``async with SqliteTaskStore.open(path) as store`` or ``await
+    SqliteTaskStore.connect(path)`` followed by ``await store.close()``.
+    """
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def connect(
+        cls, path: Path | str, migrations: Sequence[str] = MIGRATIONS
+    ) -> Self:
+        """Open (creating if needed) and migrate the database at ``path``."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await _migrate(db, migrations)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, path: Path | str, migrations: Sequence[str] = MIGRATIONS
+    ) -> AsyncIterator[Self]:
+        store = await cls.connect(path, migrations)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("SELECT version FROM schema_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- tasks ---------------------------------------------------------------------
+
+    async def add(self, task: Task) -> None:
+        request = task.request
+        if request.image is not None:
+            await self._db.execute(
+                "INSERT OR IGNORE INTO images (sha256, data) VALUES (?, ?)",
+                (request.image.sha256, request.image.data),
+            )
+        await self._db.execute(
+            "INSERT INTO tasks (id, state, platform, workspace_id, channel_id, "
+            "user_id, dialect, provider_task_id, callback_token, progress, request, "
+            "chat, result, failure, created_at, updated_at, deadline_at, "
+            "parent_task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?)",
+            (
+                task.id,
+                task.state.value,
+                request.chat.platform.value,
+                request.chat.workspace_id,
+                request.chat.channel_id,
+                request.requester.user_id,
+                task.dialect,
+                task.provider_task_id,
+                task.callback_token,
+                task.progress.percent,
+                _request_json(request),
+                _dump(task.chat),
+                _dump(task.result),
+                _dump(task.failure),
+                _iso(task.created_at),
+                _iso(task.updated_at),
+                _iso(task.deadline_at),
+                task.parent_task_id,
+            ),
+        )
+        await self._db.commit()
+
+    async def save(self, task: Task) -> None:
+        """Write what can change; the request itself is fixed once added."""
+        cursor = await self._db.execute(
+            "UPDATE tasks SET state = ?, dialect = ?, provider_task_id = ?, "
+            "callback_token = ?, progress = ?, chat = ?, result = ?, failure = ?, "
+            "updated_at = ?, deadline_at = ? WHERE id = ?",
+            (
+                task.state.value,
+                task.dialect,
+                task.provider_task_id,
+                task.callback_token,
+                task.progress.percent,
+                _dump(task.chat),
+                _dump(task.result),
+                _dump(task.failure),
+                _iso(task.updated_at),
+                _iso(task.deadline_at),
+                task.id,
+            ),
+        )
+        await self._db.commit()
+        if cursor.rowcount == 0:
+            raise TaskNotFound(task.id)
+
+    async def get(self, task_id: str) -> Task:
+        task = await self._one("WHERE id = ?", (task_id,))
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    async def unfinished(self) -> list[Task]:
+        marks = ", ".join("?" * len(_UNFINISHED))
+        return await self._many(
+            f"WHERE state IN ({marks}) ORDER BY created_at",
+            _UNFINISHED,
+        )
+
+    async def recent(self, limit: int = 20) -> list[Task]:
+        return await self._many(
+            "ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+        )
+
+    async def in_flight_for_user(
+        self, platform: Platform, workspace_id: str, user_id: str
+    ) -> list[Task]:
+        marks = ", ".join("?" * len(_IN_FLIGHT))
+        return await self._many(
+            "WHERE platform = ? AND workspace_id = ? AND user_id = ? "
+            f"AND state IN ({marks}) ORDER BY created_at",
+            (platform.value, workspace_id, user_id, *_IN_FLIGHT),
+        )
+
+    async def by_callback_token(self, token: str) -> Task | None:
+        return await self._one("WHERE callback_token = ?", (token,))
+
+    async def by_provider_task_id(self, provider_task_id: str) -> Task | None:
+        return await self._one("WHERE provider_task_id = ?", (provider_task_id,))
+
+    async def _one(self, where: str, params: Sequence[Any]) -> Task | None:
+        tasks = await self._many(f"{where} LIMIT 1", params)
+        return tasks[0] if tasks else None
+
+    async def _many(self, where: str, params: Sequence[Any]) -> list[Task]:
+        sql = f"SELECT {_COLUMNS} FROM tasks {where}"  # noqa: S608
+        async with self._db.execute(sql, params) as cursor:
+            rows = await cursor.fetchall()
+        return [await self._task(row) for row in rows]
+
+    async def _task(self, row: aiosqlite.Row) -> Task:
+        request = json.loads(row["request"])
+        image = request.pop("image", None)
+        if image is not None:
+            request["image"] = await self._image(image)
+        return Task(
+            id=row["id"],
+            request=GenerationRequest.model_validate(request),
+            chat=ChatRef.model_validate_json(row["chat"]),
+            state=TaskState(row["state"]),
+            dialect=row["dialect"],
+            provider_task_id=row["provider_task_id"],
+            progress=Progress(percent=row["progress"]),
+            result=_load(VideoResult, row["result"]),
+            failure=_load(Failure, row["failure"]),
+            callback_token=row["callback_token"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+            deadline_at=_parse_time(row["deadline_at"]),
+            parent_task_id=row["parent_task_id"],
+        )
+
+    async def _image(self, meta: dict[str, Any]) -> ImageInput:
+        sha256 = meta.pop("sha256")
+        async with self._db.execute(
+            "SELECT data FROM images WHERE sha256 = ?", (sha256,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise ConfigError(f"the database lost reference image {sha256[:12]}")
+        return ImageInput(**meta, data=bytes(row[0]))
+
+    # -- settings ------------------------------------------------------------------
+
+    async def get_setting(self, scope: Scope, key: str) -> str | None:
+        async with self._db.execute(
+            "SELECT value FROM settings WHERE platform = ? AND workspace_id = ? "
+            "AND channel_id = ? AND key = ?",
+            (scope.platform.value, scope.workspace_id, scope.channel_id or "", key),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_setting(self, scope: Scope, key: str, value: str | None) -> None:
+        where = (scope.platform.value, scope.workspace_id, scope.channel_id or "", key)
+        if value is None:
+            await self._db.execute(
+                "DELETE FROM settings WHERE platform = ? AND workspace_id = ? "
+                "AND channel_id = ? AND key = ?",
+                where,
+            )
+        else:
+            await self._db.execute(
+                "INSERT INTO settings (platform, workspace_id, channel_id, key, value) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, "
+                "channel_id, key) DO UPDATE SET value = excluded.value",
+                (*where, value),
+            )
+        await self._db.commit()
+
+
+_M = TypeVar("_M", VideoResult, Failure)
+
+
+def _load(model: type[_M], raw: str | None) -> _M | None:
+    return None if raw is None else model.model_validate_json(raw)
+
+
+def _parse_time(raw: str | None) -> datetime | None:
+    return None if raw is None else datetime.fromisoformat(raw)
+
+
+async def _migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:
+    """Apply the scripts this database has not seen yet, each in one transaction."""
+    await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+    async with db.execute("SELECT version FROM schema_version") as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        await db.execute("INSERT INTO schema_version (version) VALUES (0)")
+        await db.commit()
+        version = 0
+    else:
+        version = int(row[0])
+    if version > len(migrations):
+        raise ConfigError(
+            f"The database is at schema version {version}, newer than this sorabot "
+            f"knows ({len(migrations)}). Upgrade sorabot or use another DATABASE_URL."
+        )
+    for number, script in enumerate(migrations[version:], start=version + 1):
+        # executescript commits first, so BEGIN/COMMIT make each step all-or-nothing.
+        await db.executescript(
+            f"BEGIN;\n{script}\nUPDATE schema_version SET version = {number};\nCOMMIT;"
+        )

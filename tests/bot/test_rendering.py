@@ -1,0 +1,117 @@
+"""The shared wording: summaries, bars, elapsed time, labels and failure reasons."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.models import Failure, FailureKind, Progress, TaskState
+from bot.rendering import (
+    PRIVATE_MODE_NOTE,
+    failure_text,
+    format_elapsed,
+    progress_bar,
+    settings_summary,
+    state_label,
+    status_line,
+)
+from tests.fakes.tasks import make_image, make_request, make_task
+
+
+def test_settings_summary_lists_the_choices() -> None:
+    request = make_request(model="sora-2-pro", hd=True, private=True)
+
+    assert settings_summary(request) == "sora-2-pro · 10 s · landscape · HD · private"
+
+
+def test_settings_summary_mentions_style_and_image_and_omits_defaults() -> None:
+    request = make_request(seconds=15, style="anime", image=make_image())
+
+    assert settings_summary(request) == (
+        "sora-2 · 15 s · landscape · anime · reference image"
+    )
+
+
+@pytest.mark.parametrize(
+    ("percent", "bar"),
+    [
+        (0, "░░░░░░░░░░ 0%"),
+        (50, "█████░░░░░ 50%"),
+        (99, "█████████░ 99%"),
+        (100, "██████████ 100%"),
+        (150, "██████████ 100%"),
+    ],
+)
+def test_progress_bar(percent: int, bar: str) -> None:
+    assert progress_bar(percent) == bar
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0 s"), (42.9, "42 s"), (185, "3 min 05 s"), (3720, "1 h 02 min")],
+)
+def test_format_elapsed(seconds: float, text: str) -> None:
+    assert format_elapsed(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("state", "label"),
+    [
+        (TaskState.RECEIVED, "Queued"),
+        (TaskState.SUBMITTED, "Queued"),
+        (TaskState.RUNNING, "Generating"),
+        (TaskState.SUCCEEDED, "Done"),
+        (TaskState.FAILED, "Failed"),
+        (TaskState.CANCELLED, "Cancelled"),
+    ],
+)
+def test_state_labels(state: TaskState, label: str) -> None:
+    assert state_label(make_task(state=state)) == label
+
+
+def test_delivered_failure_still_reads_failed() -> None:
+    failure = Failure(kind=FailureKind.TIMEOUT, message="x")
+    delivered = make_task(state=TaskState.DELIVERED, failure=failure)
+
+    assert state_label(delivered) == "Failed"
+    assert state_label(make_task(state=TaskState.DELIVERED)) == "Done"
+
+
+def test_status_line_shows_bar_while_generating() -> None:
+    task = make_task(state=TaskState.RUNNING, progress=Progress(percent=50))
+
+    line = status_line(task, now=task.created_at + timedelta(seconds=65))
+
+    assert line == "Generating █████░░░░░ 50% · 1 min 05 s"
+
+
+def test_private_mode_note() -> None:
+    assert "cannot be remixed" in PRIVATE_MODE_NOTE
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        (FailureKind.MODERATION_PROMPT, "refused the prompt"),
+        (FailureKind.MODERATION_IMAGE, "refused the reference image"),
+        (FailureKind.MODERATION_OUTPUT, "finished video was blocked"),
+        (FailureKind.MODERATION, "content policy"),
+        (FailureKind.TIMEOUT, "took too long"),
+    ],
+)
+def test_failure_text_names_the_stage_in_plain_words(
+    kind: FailureKind, words: str
+) -> None:
+    text = failure_text(Failure(kind=kind, message='{"error": "raw"}'))
+
+    assert words in text
+    assert "raw" not in text
+
+
+def test_failure_text_uses_the_safe_message_for_other_kinds() -> None:
+    failure = Failure(kind=FailureKind.PROVIDER_ERROR, message="Out of GPUs.")
+    blank = Failure(kind=FailureKind.DELIVERY, message=" ")
+
+    assert failure_text(failure) == "Out of GPUs."
+    assert "could not be posted" in failure_text(blank)
