@@ -1,0 +1,37 @@
+"""Provider dialects behind the one ``VideoProvider`` port, chosen by name.
+
+A new dialect is one new module with an ``HTTPProvider`` subclass plus one entry in
+``PROVIDERS``; nothing else in the bot branches on the dialect.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from bot.errors import ConfigError
+from bot.ports import VideoProvider
+from bot.providers._base import HTTPProvider
+from bot.providers.openai import OpenAIProvider
+
+__all__ = ["PROVIDERS", "HTTPProvider", "make_provider"]
+
+PROVIDERS: dict[str, type[HTTPProvider]] = {
+    cls.dialect: cls for cls in (OpenAIProvider,)
+}
+
+
+def make_provider(
+    dialect: str, *, base_url: str, api_key: str | None, client: httpx.AsyncClient
+) -> VideoProvider:
+    """The client for ``dialect`` (``SORA_API_DIALECT``) over the shared ``client``.
+
+    Raises ``ConfigError`` naming the known dialects when ``dialect`` is not one.
+    """
+    cls = PROVIDERS.get(dialect)
+    if cls is None:
+        known = ", ".join(sorted(PROVIDERS))
+        raise ConfigError(
+            f"SORA_API_DIALECT={dialect!r} is not a dialect this bot speaks; "
+            f"use one of {known}."
+        )
+    return cls(base_url=base_url, api_key=api_key, client=client)

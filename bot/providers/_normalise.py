@@ -1,0 +1,321 @@
+"""Lenient readers that turn any dialect's status answer into one ``TaskStatus``.
+
+Relays change their answers without notice, so nothing here trusts a type: every
+reader takes arbitrary JSON and returns a value or ``None``. The lookup orders follow
+``reference/provider-apis.md`` section 7, applied to every dialect, so a relay that
+answers in a neighbouring dialect's shape still works. Only a missing *required*
+field (no status, a finished task without a video) becomes a ``ProviderProtocolError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping
+
+from bot.errors import ProviderProtocolError
+from bot.models import Failure, FailureKind, Progress, ProviderState, TaskStatus
+
+log = logging.getLogger(__name__)
+
+# Status words seen across the five dialects and new-api's upstream mapping.
+_STATES: dict[str, ProviderState] = {
+    **dict.fromkeys(
+        ("not_start", "submitted", "queued", "pending", "preparing", "unknown"),
+        ProviderState.QUEUED,
+    ),
+    **dict.fromkeys(
+        ("in_progress", "processing", "running", "generating"), ProviderState.RUNNING
+    ),
+    **dict.fromkeys(
+        ("success", "succeeded", "completed", "finished"), ProviderState.SUCCEEDED
+    ),
+    **dict.fromkeys(
+        ("failure", "failed", "fail", "error", "cancelled", "canceled", "expired"),
+        ProviderState.FAILED,
+    ),
+}
+
+_URL_PATHS: tuple[tuple[str | int, ...], ...] = (
+    ("results", 0),
+    ("video_url",),
+    ("url",),
+    ("data", "output"),
+    ("metadata", "url"),
+    ("data", "data", "generations", 0, "url"),
+)
+_FAILURE_PATHS: tuple[tuple[str | int, ...], ...] = (
+    ("error", "message"),
+    ("error",),
+    ("fail_reason",),
+    ("data", "fail_reason"),
+    ("detail", "failure_reason"),
+    ("detail", "error"),
+)
+
+
+def dig(value: object, *path: str | int) -> object:
+    """``value[p0][p1]...`` through dicts and lists, or ``None`` at the first miss."""
+    for key in path:
+        if isinstance(key, str) and isinstance(value, Mapping):
+            value = value.get(key)
+        elif isinstance(key, int) and isinstance(value, list) and len(value) > key:
+            value = value[key]
+        else:
+            return None
+    return value
+
+
+def text(value: object) -> str | None:
+    """A non-blank string, stripped; anything else is ``None``."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def http_url(value: object) -> str | None:
+    """``value`` if it is an absolute http(s) URL."""
+    url = text(value)
+    if url and url.lower().startswith(("https://", "http://")) and " " not in url:
+        return url
+    return None
+
+
+def parse_state(raw: object) -> ProviderState:
+    """The normalised state; a missing status is a protocol error.
+
+    An unknown word counts as queued, as new-api does, so a relay that adds an
+    intermediate state keeps being polled instead of failing the task.
+    """
+    word = text(raw)
+    if word is None:
+        raise ProviderProtocolError("The video service's status answer has no status.")
+    state = _STATES.get(word.lower())
+    if state is None:
+        log.warning("unknown provider status %r treated as queued", word[:40])
+        return ProviderState.QUEUED
+    return state
+
+
+def parse_progress(raw: object, *, fraction: bool = False) -> int | None:
+    """A whole percent from ``45``, ``"45%"``, ``"0"``, ``0.93`` or ``None``.
+
+    ``fraction`` marks fields that are 0-1 by definition (upstream ``progress_pct``);
+    elsewhere a non-integral number below 1 is also read as a fraction, because no
+    relay reports "0.5 percent".
+    """
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = float(raw.strip().rstrip("%").strip())
+        except ValueError:
+            return None
+    if not isinstance(raw, int | float) or not math.isfinite(raw):
+        return None
+    number = float(raw)
+    if fraction or (0 < number < 1):
+        number *= 100
+    return round(min(max(number, 0.0), 100.0))
+
+
+def lookup_url(body: object) -> str | None:
+    """The video URL at the first place section 7 lists that holds one."""
+    for path in _URL_PATHS:
+        url = http_url(dig(body, *path))
+        if url:
+            return url
+    return None
+
+
+def find_mp4_url(value: object, depth: int = 6) -> str | None:
+    """The first ``http*.mp4`` URL anywhere inside ``value`` (depth-first)."""
+    if depth < 0:
+        return None
+    url = http_url(value)
+    if url:
+        return url if url.split("?", 1)[0].lower().endswith(".mp4") else None
+    children: list[object] = []
+    if isinstance(value, Mapping):
+        children = list(value.values())
+    elif isinstance(value, list):
+        children = value
+    for child in children:
+        found = find_mp4_url(child, depth - 1)
+        if found:
+            return found
+    return None
+
+
+def lookup_progress(body: object) -> int | None:
+    """``progress``, else the upstream ``progress_pct`` fraction in its known places."""
+    progress = parse_progress(dig(body, "progress"))
+    if progress is not None:
+        return progress
+    for path in (("detail", "pending_info"), ("pending_info",), ("data",)):
+        pct = parse_progress(dig(body, *path, "progress_pct"), fraction=True)
+        if pct is not None:
+            return pct
+    return None
+
+
+def lookup_failure(body: object) -> tuple[str | None, str | None]:
+    """The provider's failure text and code, in section 7's order."""
+    reason = next(
+        (t for path in _FAILURE_PATHS if (t := text(dig(body, *path))) is not None),
+        None,
+    )
+    code = text(dig(body, "error", "code")) or text(dig(body, "error", "type"))
+    return reason, code
+
+
+def task_status(
+    state: ProviderState,
+    *,
+    progress: int | None,
+    url: str | None,
+    failure: Failure | None,
+    url_optional: bool = False,
+) -> TaskStatus:
+    """Assemble the status, insisting on a video URL for a finished task.
+
+    ``url_optional`` is for dialects with a download route that needs no URL.
+    """
+    if state is ProviderState.SUCCEEDED:
+        if url is None and not url_optional:
+            raise ProviderProtocolError(
+                "The video service says the video is ready but gave no link to it."
+            )
+        return TaskStatus(state=state, progress=Progress(percent=100), video_url=url)
+    if state is ProviderState.FAILED:
+        return TaskStatus(
+            state=state,
+            progress=Progress(percent=progress or 0),
+            failure=failure or describe_failure(None, None),
+        )
+    return TaskStatus(state=state, progress=Progress(percent=progress or 0))
+
+
+def status_from_body(body: object, *, url_optional: bool = False) -> TaskStatus:
+    """The common case: status, progress, URL and failure read from one object."""
+    if not isinstance(body, Mapping):
+        raise ProviderProtocolError(
+            "The video service's status answer is not an object."
+        )
+    state = parse_state(body.get("status"))
+    return task_status(
+        state,
+        progress=lookup_progress(body),
+        url=lookup_url(body),
+        failure=describe_failure(*lookup_failure(body)),
+        url_optional=url_optional,
+    )
+
+
+# ---------------------------------------------------------------------------------
+# Failure reasons in plain words
+
+_INVALID_INPUT = (
+    "must match the requested width",
+    "image_dimension_mismatch",
+    "invalid_parameters",
+    "image_processing_error",
+    "invalid_request",
+)
+_QUOTA = ("quota", "insufficient", "resource_exhausted", "balance", "credit")
+_TIMEOUT = ("timeout", "timed out")
+_MODERATION = (
+    "moderation",
+    "policy",
+    "violat",
+    "did not pass review",
+    "safety",
+    "inappropriate",
+    "sensitive",
+    "nsfw",
+    "celebrit",
+    "copyright",
+    "real person",
+    "real people",
+    "guardrail",
+)
+# Which moderation stage refused, in the order the words are most telling.
+_STAGES: tuple[tuple[FailureKind, tuple[str, ...]], ...] = (
+    (FailureKind.MODERATION_OUTPUT, ("did not pass review", "generated", "output")),
+    (
+        FailureKind.MODERATION_IMAGE,
+        ("real person", "real people", "image", "photo", "picture", "face"),
+    ),
+    (FailureKind.MODERATION_PROMPT, ("prompt", "celebrit", "copyright")),
+)
+_MESSAGES: dict[FailureKind, str] = {
+    FailureKind.MODERATION_PROMPT: (
+        "The video service's content check refused the prompt. "
+        "Rephrase it and try again."
+    ),
+    FailureKind.MODERATION_IMAGE: (
+        "The video service's content check refused the reference image "
+        "(for example, it shows a real person). Try another picture."
+    ),
+    FailureKind.MODERATION_OUTPUT: (
+        "The finished video did not pass the video service's content review. "
+        "Try a different prompt."
+    ),
+    FailureKind.MODERATION: (
+        "The video service's content check refused this request. "
+        "Try a different prompt or picture."
+    ),
+    FailureKind.PROVIDER_CONFIG: (
+        "The bot's video service is out of credit. Please tell an operator."
+    ),
+    FailureKind.TIMEOUT: "The video service took too long and gave up. Try again.",
+}
+_URL_RE = re.compile(r"https?://\S+")
+_MAX_REASON = 200
+
+
+def plain_reason(reason: str | None) -> str | None:
+    """A provider's reason cut to one safe sentence, or ``None`` if it is not prose.
+
+    Raw JSON, HTML and URLs never reach a chat channel.
+    """
+    if reason is None:
+        return None
+    line = " ".join(reason.split("\n", 1)[0].split())
+    if not line or line[0] in "{[<" or "<html" in line.lower():
+        return None
+    line = _URL_RE.sub("[link]", line)
+    if len(line) > _MAX_REASON:
+        line = line[: _MAX_REASON - 1].rstrip() + "…"
+    return line
+
+
+def _kind(words: str) -> FailureKind:
+    if any(w in words for w in _INVALID_INPUT):
+        return FailureKind.INVALID_INPUT
+    if any(w in words for w in _MODERATION):
+        return next(
+            (kind for kind, cues in _STAGES if any(c in words for c in cues)),
+            FailureKind.MODERATION,
+        )
+    if any(w in words for w in _QUOTA):
+        return FailureKind.PROVIDER_CONFIG
+    if any(w in words for w in _TIMEOUT):
+        return FailureKind.TIMEOUT
+    return FailureKind.PROVIDER_ERROR
+
+
+def describe_failure(reason: str | None, code: str | None) -> Failure:
+    """A ``Failure`` naming the moderation stage when the provider's words say it."""
+    kind = _kind(f"{code or ''} {reason or ''}".lower())
+    message = _MESSAGES.get(kind)
+    if message is None:
+        said = plain_reason(reason)
+        lead = (
+            "The video service refused the request"
+            if kind is FailureKind.INVALID_INPUT
+            else "The video service could not make this video"
+        )
+        message = f"{lead}: {said}" if said else f"{lead}."
+    return Failure(kind=kind, message=message, provider_code=code and code[:64])
