@@ -7,10 +7,10 @@ secrets are ``SecretStr`` so they never show up in a repr, a log line or a trace
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
 
@@ -83,7 +83,14 @@ class Settings(BaseSettings):
     )
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str | None = Field(default=None, alias="SLACK_API_URL")
-    slack_admin_users: tuple[str, ...] = Field(default=(), alias="SLACK_ADMIN_USERS")
+    # NoDecode: the variable is a comma-separated list, not JSON.
+    slack_admin_users: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="SLACK_ADMIN_USERS"
+    )
+    # chat.update is Tier 3 (about 50 a minute per workspace); 40 leaves a margin.
+    slack_updates_per_minute: float = Field(
+        default=40.0, gt=0, alias="SLACK_UPDATES_PER_MINUTE"
+    )
 
     @field_validator("slack_admin_users", mode="before")
     @classmethod
