@@ -12,11 +12,22 @@ from bot.errors import ConfigError
 from bot.ports import VideoProvider
 from bot.providers._base import HTTPProvider
 from bot.providers.openai import OpenAIProvider
+from bot.providers.sora import SoraProvider
+from bot.providers.unified import UnifiedProvider
+from bot.providers.v2 import V2Provider
+from bot.providers.video_create import VideoCreateProvider
 
 __all__ = ["PROVIDERS", "HTTPProvider", "make_provider"]
 
 PROVIDERS: dict[str, type[HTTPProvider]] = {
-    cls.dialect: cls for cls in (OpenAIProvider,)
+    cls.dialect: cls
+    for cls in (
+        V2Provider,
+        SoraProvider,
+        UnifiedProvider,
+        OpenAIProvider,
+        VideoCreateProvider,
+    )
 }
 
 

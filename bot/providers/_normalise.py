@@ -50,6 +50,7 @@ _FAILURE_PATHS: tuple[tuple[str | int, ...], ...] = (
     ("error",),
     ("fail_reason",),
     ("data", "fail_reason"),
+    ("data", "failure_reason"),
     ("detail", "failure_reason"),
     ("detail", "error"),
 )

@@ -28,6 +28,9 @@ OUTPUT_SIZES: Mapping[str, Mapping[bool, Mapping[Orientation, Size]]] = {
     "video-create": {False: _SD, True: _HD},
 }
 
+# The ``aspect_ratio`` spelling of the v2 and unified dialects.
+ASPECT_RATIOS: Mapping[Orientation, str] = {_LANDSCAPE: "16:9", _PORTRAIT: "9:16"}
+
 # The v2 and video-create documents: "when set to 25, HD has no effect".
 HD_MAX_SECONDS = 15
 

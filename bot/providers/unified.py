@@ -1,0 +1,56 @@
+"""The ``unified`` dialect: EvoLink's task API.
+
+``POST /v1/videos/generations`` takes ``model``, ``prompt``, ``aspect_ratio``,
+``duration`` (int 10/15), ``remove_watermark``, ``image_urls`` (one URL) and an
+HTTPS ``callback_url``; it answers a task object whose ``id`` ``GET /v1/tasks/{id}``
+reports on: ``status`` pending/processing/completed/failed, ``progress`` 0-100,
+``results: [url]`` when completed and ``error{code,message}`` when failed.
+"""
+
+from __future__ import annotations
+
+from bot.models import TaskStatus
+from bot.ports import ProviderFeatures, Submission
+from bot.providers._base import HTTPProvider, created_id, path_id
+from bot.providers._normalise import status_from_body
+from bot.providers.sizes import ASPECT_RATIOS
+
+
+class UnifiedProvider(HTTPProvider):
+    dialect = "unified"
+    features = ProviderFeatures(image_transport="url", callbacks=True, max_seconds=15)
+
+    def body(self, submission: Submission) -> dict[str, object]:
+        request = submission.request
+        body: dict[str, object] = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "aspect_ratio": ASPECT_RATIOS[request.orientation],
+            "duration": request.seconds,
+            # EvoLink removes the watermark unless told otherwise (and bills more).
+            "remove_watermark": not request.watermark,
+        }
+        if images := self.image_urls(submission):
+            body["image_urls"] = images
+        if hook := self.callback(submission):
+            body["callback_url"] = hook
+        return body
+
+    async def create(self, submission: Submission) -> str:
+        answer = await self._http.request_json(
+            "POST",
+            "/v1/videos/generations",
+            json_body=self.body(submission),
+            task_route=False,
+        )
+        return created_id(answer)
+
+    async def query(self, provider_task_id: str) -> TaskStatus:
+        answer = await self._http.request_json(
+            "GET", f"/v1/tasks/{path_id(provider_task_id)}"
+        )
+        return self.parse_status(answer)
+
+    @staticmethod
+    def parse_status(body: object) -> TaskStatus:
+        return status_from_body(body)

@@ -1,0 +1,65 @@
+"""The ``video-create`` dialect: ``POST /v1/video/create`` + ``GET /v1/video/query``.
+
+JSON body with ``images`` (URL list, ``[]`` for text-to-video), ``model``,
+``orientation`` portrait/landscape, ``prompt``, ``size`` small (720p) or large,
+``duration`` 10/15/25, ``watermark``, ``private``, ``style`` and ``storyboard``;
+answers ``{"id": "sora-2:task_…", "status", "status_update_time"}``. The query
+takes the id URL-encoded and answers ``status``, ``progress`` ("0" or an int; else
+``detail.pending_info.progress_pct`` as a 0-1 fraction) and ``video_url``/``url``.
+"""
+
+from __future__ import annotations
+
+from bot.models import TaskStatus
+from bot.ports import ProviderFeatures, Submission
+from bot.providers._base import HTTPProvider, created_id
+from bot.providers._normalise import status_from_body
+
+STYLES = ("thanksgiving", "comic", "news", "selfie", "nostalgic", "anime")
+
+
+class VideoCreateProvider(HTTPProvider):
+    dialect = "video-create"
+    features = ProviderFeatures(
+        image_transport="url",
+        private=True,
+        hd=True,  # through ``size: large``
+        max_seconds=25,
+        styles=STYLES,
+    )
+
+    def body(self, submission: Submission) -> dict[str, object]:
+        request = submission.request
+        body: dict[str, object] = {
+            "images": self.image_urls(submission),
+            "model": request.model,
+            "orientation": request.orientation.value,
+            "prompt": request.prompt,
+            "size": "large" if request.hd else "small",
+            "duration": request.seconds,
+            "watermark": request.watermark,
+            "private": request.private,
+            "storyboard": False,
+        }
+        if request.style:
+            body["style"] = request.style
+        return body
+
+    async def create(self, submission: Submission) -> str:
+        answer = await self._http.request_json(
+            "POST",
+            "/v1/video/create",
+            json_body=self.body(submission),
+            task_route=False,
+        )
+        return created_id(answer)
+
+    async def query(self, provider_task_id: str) -> TaskStatus:
+        answer = await self._http.request_json(
+            "GET", "/v1/video/query", params={"id": provider_task_id}
+        )
+        return self.parse_status(answer)
+
+    @staticmethod
+    def parse_status(body: object) -> TaskStatus:
+        return status_from_body(body)
