@@ -1,0 +1,353 @@
+"""Status answers, as the reference documents show them, become one ``TaskStatus``."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import ProviderProtocolError, ProviderTaskUnknown
+from bot.models import FailureKind, ProviderState
+from bot.providers import PROVIDERS
+from bot.providers._normalise import describe_failure, parse_progress, parse_state
+
+CDN = "https://cdn.example.com/sora/f0aa213c.mp4"
+
+
+def parse(dialect: str, body: object):
+    return PROVIDERS[dialect].parse_status(body)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("45%", 45),
+        ("100%", 100),
+        ("0", 0),
+        (" 37 % ", 37),
+        (65, 65),
+        (33.4, 33),
+        (0.9302, 93),
+        (250, 100),
+        (-5, 0),
+        ("soon", None),
+        (None, None),
+        (True, None),
+        (float("nan"), None),
+        ([45], None),
+    ],
+)
+def test_progress_reads_every_spelling_relays_use(raw, expected):
+    assert parse_progress(raw) == expected
+
+
+def test_progress_pct_is_a_fraction_even_at_one():
+    assert parse_progress(1, fraction=True) == 100
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("NOT_START", ProviderState.QUEUED),
+        ("SUBMITTED", ProviderState.QUEUED),
+        ("pending", ProviderState.QUEUED),
+        ("IN_PROGRESS", ProviderState.RUNNING),
+        ("processing", ProviderState.RUNNING),
+        ("SUCCESS", ProviderState.SUCCEEDED),
+        ("Completed", ProviderState.SUCCEEDED),
+        ("FAILURE", ProviderState.FAILED),
+        ("cancelled", ProviderState.FAILED),
+        ("expired", ProviderState.FAILED),
+        ("uploading", ProviderState.QUEUED),
+    ],
+)
+def test_status_words_map_case_insensitively(raw, expected):
+    assert parse_state(raw) is expected
+
+
+@pytest.mark.parametrize("raw", [None, "", "  ", 3, {"status": "x"}])
+def test_missing_status_is_a_protocol_error(raw):
+    with pytest.raises(ProviderProtocolError):
+        parse_state(raw)
+
+
+# --- v2 (reference section 1) ------------------------------------------------------
+
+
+def test_v2_in_progress_reads_percent_string():
+    status = parse(
+        "v2",
+        {
+            "task_id": "f0aa",
+            "platform": "sora",
+            "status": "IN_PROGRESS",
+            "progress": "45%",
+            "fail_reason": "",
+            "data": None,
+        },
+    )
+
+    assert (status.state, status.progress.percent) == (ProviderState.RUNNING, 45)
+
+
+def test_v2_success_finds_video_at_data_output():
+    status = parse(
+        "v2",
+        {
+            "task_id": "f0aa",
+            "status": "SUCCESS",
+            "progress": "100%",
+            "data": {"output": CDN},
+        },
+    )
+
+    assert (status.state, status.video_url) == (ProviderState.SUCCEEDED, CDN)
+
+
+def test_v2_failure_after_review_names_the_output_stage():
+    status = parse(
+        "v2",
+        {
+            "task_id": "f0aa",
+            "status": "FAILURE",
+            "progress": "95%",
+            "fail_reason": "Generated content did not pass review",
+            "data": None,
+        },
+    )
+
+    assert status.state is ProviderState.FAILED
+    assert status.progress.percent == 95
+    assert status.failure is not None
+    assert status.failure.kind is FailureKind.MODERATION_OUTPUT
+    assert "{" not in status.failure.message
+
+
+def test_success_without_any_video_link_is_a_protocol_error():
+    with pytest.raises(ProviderProtocolError, match="no link"):
+        parse("v2", {"status": "SUCCESS", "progress": "100%", "data": None})
+
+
+# --- sora (reference section 2) ----------------------------------------------------
+
+
+def test_sora_success_searches_the_upstream_object_for_the_mp4():
+    status = parse(
+        "sora",
+        {
+            "code": "success",
+            "message": "",
+            "data": {
+                "task_id": "task_01jh",
+                "status": "SUCCESS",
+                "progress": "100%",
+                "data": {
+                    "id": "gen",
+                    "generations": [
+                        {
+                            "encodings": {
+                                "thumbnail": {"path": "https://x.example/t.webp"},
+                                "source": {"path": "https://x.example/v.mp4?sig=1"},
+                            }
+                        }
+                    ],
+                },
+            },
+        },
+    )
+
+    assert status.video_url == "https://x.example/v.mp4?sig=1"
+
+
+def test_sora_running_reads_upstream_progress_pct_when_progress_is_missing():
+    status = parse(
+        "sora",
+        {
+            "code": "success",
+            "data": {"status": "IN_PROGRESS", "data": {"progress_pct": 0.42}},
+        },
+    )
+
+    assert status.progress.percent == 42
+
+
+def test_sora_task_not_exist_envelope_is_an_unknown_task():
+    with pytest.raises(ProviderTaskUnknown):
+        parse(
+            "sora",
+            {"code": "task_not_exist", "message": "task_not_exist", "data": None},
+        )
+
+
+def test_sora_failure_uses_fail_reason():
+    status = parse(
+        "sora",
+        {
+            "code": "success",
+            "data": {
+                "status": "FAILURE",
+                "progress": "100%",
+                "fail_reason": "The prompt violates our content policy",
+            },
+        },
+    )
+
+    assert status.failure is not None
+    assert status.failure.kind is FailureKind.MODERATION_PROMPT
+
+
+# --- unified (reference section 3) -------------------------------------------------
+
+
+def test_unified_completed_reads_first_result():
+    status = parse(
+        "unified",
+        {
+            "id": "task-unified-1",
+            "object": "video.generation.task",
+            "status": "completed",
+            "progress": 100,
+            "results": [CDN],
+            "task_info": {"can_cancel": False},
+        },
+    )
+
+    assert (status.state, status.video_url) == (ProviderState.SUCCEEDED, CDN)
+
+
+def test_unified_content_policy_code_without_stage_is_generic_moderation():
+    status = parse(
+        "unified",
+        {
+            "id": "task-unified-1",
+            "status": "failed",
+            "progress": 0,
+            "error": {
+                "code": "content_policy_violation",
+                "message": "Content policy violation.\nDetails follow",
+            },
+        },
+    )
+
+    assert status.failure is not None
+    assert status.failure.kind is FailureKind.MODERATION
+    assert status.failure.provider_code == "content_policy_violation"
+
+
+# --- openai (reference section 4) --------------------------------------------------
+
+
+def test_openai_completed_without_url_is_fine_because_content_route_exists():
+    status = parse(
+        "openai",
+        {"id": "video_1", "object": "video", "status": "completed", "progress": 100},
+    )
+
+    assert (status.state, status.video_url) == (ProviderState.SUCCEEDED, None)
+
+
+def test_openai_relay_video_url_is_used():
+    status = parse(
+        "openai",
+        {"id": "task_abc", "status": "completed", "progress": 100, "video_url": CDN},
+    )
+
+    assert status.video_url == CDN
+
+
+def test_openai_empty_video_url_while_running_is_ignored():
+    status = parse(
+        "openai",
+        {"id": "task_abc", "status": "in_progress", "progress": 33, "video_url": ""},
+    )
+
+    assert (status.state, status.progress.percent) == (ProviderState.RUNNING, 33)
+
+
+# --- video-create (reference section 5) --------------------------------------------
+
+
+def test_video_create_pending_reads_string_progress():
+    status = parse(
+        "video-create",
+        {
+            "id": "sora-2:task_01k9",
+            "status": "pending",
+            "progress": "0",
+            "detail": {"input": {"prompt": "make animate", "images": []}},
+        },
+    )
+
+    assert (status.state, status.progress.percent) == (ProviderState.QUEUED, 0)
+
+
+def test_video_create_progress_pct_fraction_becomes_percent():
+    status = parse(
+        "video-create",
+        {
+            "id": "sora-2:task_01k6",
+            "status": "processing",
+            "detail": {
+                "pending_info": {"status": "processing", "progress_pct": 0.9302}
+            },
+        },
+    )
+
+    assert status.progress.percent == 93
+
+
+def test_video_create_failure_reason_in_detail():
+    status = parse(
+        "video-create",
+        {
+            "id": "sora-2:task_1",
+            "status": "failed",
+            "progress": "0",
+            "video_url": None,
+            "detail": {"status": "failed", "failure_reason": "Upstream exploded"},
+        },
+    )
+
+    assert status.failure is not None
+    assert status.failure.kind is FailureKind.PROVIDER_ERROR
+    assert status.failure.message.endswith("Upstream exploded")
+
+
+# --- failure wording -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "code", "kind"),
+    [
+        ("The image contains a real person", None, FailureKind.MODERATION_IMAGE),
+        (
+            "Prompt violates policy: living celebrities",
+            None,
+            FailureKind.MODERATION_PROMPT,
+        ),
+        ("Generated content did not pass review", None, FailureKind.MODERATION_OUTPUT),
+        (
+            "Content policy violation.",
+            "content_policy_violation",
+            FailureKind.MODERATION,
+        ),
+        (
+            "Inpaint image must match the requested width and height",
+            None,
+            FailureKind.INVALID_INPUT,
+        ),
+        ("Quota exceeded", "quota_exceeded", FailureKind.PROVIDER_CONFIG),
+        ("Generation timed out", "generation_timeout", FailureKind.TIMEOUT),
+        (None, None, FailureKind.PROVIDER_ERROR),
+    ],
+)
+def test_failures_are_classified_by_what_the_provider_says(reason, code, kind):
+    assert describe_failure(reason, code).kind is kind
+
+
+def test_failure_message_never_echoes_json_or_links():
+    failure = describe_failure('{"error": {"message": "boom"}}', None)
+    linked = describe_failure(
+        "Upstream failed, see https://relay.example/log?k=1", None
+    )
+
+    assert "{" not in failure.message
+    assert "https://" not in linked.message
