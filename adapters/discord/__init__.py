@@ -1,0 +1,99 @@
+"""The Discord adapter: ``/sora`` in a server, progress in a thread, the video there.
+
+``attach`` wires it into a ``Runtime``: it logs in (so REST works before the
+tracker resumes old tasks), registers the ``ChatDirectory``, and keeps the gateway
+connection in a background task that is closed with the runtime's exit stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import discord
+import yarl
+
+from adapters.discord.client import SoraClient
+from adapters.discord.thread import Pacing
+from bot.errors import ConfigError
+from bot.runtime import Runtime
+
+__all__ = ["attach"]
+
+log = logging.getLogger(__name__)
+
+# One status edit per message every few seconds reads as live progress and keeps a
+# thread's bucket (about one edit a second sustained) far from its limit.
+EDIT_INTERVAL = 3.0
+# Discord's global limit is 50 requests a second per bot; interaction responses do
+# not count toward it, so this budget covers posts, edits and thread creation.
+REST_RATE = 40.0
+
+
+def _point_at(api_url: str | None, gateway_url: str | None) -> None:
+    """Send discord.py's REST and gateway traffic elsewhere (a proxy, a test fake).
+
+    discord.py reads no environment variables; both addresses are class attributes
+    read when a request or connection is made, so setting them before login is
+    enough (``Route.BASE`` also serves webhooks and interaction callbacks).
+    """
+    if api_url:
+        discord.http.Route.BASE = api_url.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+async def attach(
+    runtime: Runtime,
+    stack: contextlib.AsyncExitStack,
+    *,
+    edit_interval: float = EDIT_INTERVAL,
+    rest_rate: float = REST_RATE,
+) -> None:
+    """Connect to Discord and serve ``/sora``, ``/sora-settings`` and ``/sora-info``.
+
+    Args:
+        runtime: the core, entered but not yet started.
+        stack: closes the connection when the runtime shuts down.
+        edit_interval: minimum seconds between two edits of one status message.
+        rest_rate: the bot's REST requests per second, shared by all jobs.
+    """
+    settings = runtime.settings
+    if settings.discord_token is None:
+        raise ConfigError("DISCORD_TOKEN is not set.")
+    previous = (
+        discord.http.Route.BASE,
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
+    _point_at(settings.discord_api_url, settings.discord_gateway_url)
+    stack.callback(_restore, *previous)
+
+    pacing = Pacing(edit_interval, rest_rate)
+    client = SoraClient(runtime.service, settings, runtime.provider.features, pacing)
+    stack.push_async_callback(client.close)
+    await client.login(settings.discord_token.get_secret_value())
+    runtime.service.register_chat(client.directory)
+
+    connection = asyncio.create_task(client.connect(), name="discord-gateway")
+    connection.add_done_callback(_report_exit)
+    stack.push_async_callback(_stop, client, connection)
+    # Runs before the client closes (the stack unwinds in reverse): pending final
+    # status edits still go out.
+    stack.push_async_callback(pacing.edits.aclose)
+
+
+def _restore(api_url: str, gateway: yarl.URL) -> None:
+    discord.http.Route.BASE = api_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+
+def _report_exit(connection: asyncio.Task[None]) -> None:
+    if not connection.cancelled() and connection.exception() is not None:
+        log.error("Discord connection ended", exc_info=connection.exception())
+
+
+async def _stop(client: SoraClient, connection: asyncio.Task[None]) -> None:
+    await client.close()
+    with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
+        await connection

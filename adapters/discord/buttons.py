@@ -1,0 +1,164 @@
+"""Retry, Remix and Cancel: buttons that keep working after the bot restarts.
+
+Each button's custom id carries the task id (``sora:retry:<task id>``), and the
+classes are registered with ``Client.add_dynamic_items`` at start-up, so a click on
+a message posted by an earlier process is still routed here. The button holds no
+state beyond that id; the core looks the task up.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Self, cast
+
+import discord
+
+from adapters.discord.replies import reporting, requester_of, started_text
+from bot.validation import MAX_PROMPT_CHARS
+
+if TYPE_CHECKING:
+    from adapters.discord.client import SoraClient
+
+# Task ids are opaque to the adapter; this keeps custom ids within Discord's 100
+# characters and out of other bots' ``sora:`` namespaces.
+_TASK_ID = r"(?P<task_id>[A-Za-z0-9_-]{1,80})"
+
+# A modal left open is forgotten after this long (discord.py keeps it in memory).
+_MODAL_TIMEOUT = 600.0
+
+Button = discord.ui.Button[discord.ui.View]
+
+
+def _client(interaction: discord.Interaction[Any]) -> SoraClient:
+    return cast("SoraClient", interaction.client)
+
+
+def _button(kind: str, task_id: str, label: str, style: discord.ButtonStyle) -> Button:
+    return discord.ui.Button(
+        label=label, style=style, custom_id=f"sora:{kind}:{task_id}"
+    )
+
+
+class RetryButton(discord.ui.DynamicItem[Button], template=rf"sora:retry:{_TASK_ID}"):
+    """Ask again with exactly the same settings and image."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            _button("retry", task_id, "Retry", discord.ButtonStyle.primary)
+        )
+        self.task_id = task_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(match["task_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async with reporting(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            service = _client(interaction).service
+            task = await service.retry(self.task_id, requester_of(interaction))
+            await interaction.followup.send(started_text(task), ephemeral=True)
+
+
+class RemixButton(discord.ui.DynamicItem[Button], template=rf"sora:remix:{_TASK_ID}"):
+    """Open a form for a new prompt; the image and settings stay."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            _button("remix", task_id, "Remix", discord.ButtonStyle.secondary)
+        )
+        self.task_id = task_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(match["task_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async with reporting(interaction):
+            # A modal must be the first response, so no defer: one indexed read.
+            task = await _client(interaction).service.get_task(self.task_id)
+            await interaction.response.send_modal(
+                RemixModal(self.task_id, task.request.prompt)
+            )
+
+
+class CancelButton(discord.ui.DynamicItem[Button], template=rf"sora:cancel:{_TASK_ID}"):
+    """Stop a running job: its requester, or a member with Manage Server."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            _button("cancel", task_id, "Cancel", discord.ButtonStyle.danger)
+        )
+        self.task_id = task_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(match["task_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async with reporting(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await _client(interaction).service.cancel(
+                self.task_id,
+                requester_of(interaction),
+                moderator=interaction.permissions.manage_guild,
+            )
+            await interaction.followup.send("Cancelled.", ephemeral=True)
+
+
+class RemixModal(discord.ui.Modal, title="Remix this video"):
+    """The new prompt for a remix, pre-filled with the old one to edit."""
+
+    prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
+        label="New prompt",
+        style=discord.TextStyle.paragraph,
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+    )
+
+    def __init__(self, task_id: str, old_prompt: str) -> None:
+        super().__init__(custom_id=f"sora:remix-form:{task_id}", timeout=_MODAL_TIMEOUT)
+        self.task_id = task_id
+        self.prompt.default = old_prompt[:MAX_PROMPT_CHARS]
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        async with reporting(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            task = await _client(interaction).service.remix(
+                self.task_id, self.prompt.value, requester_of(interaction)
+            )
+            await interaction.followup.send(started_text(task), ephemeral=True)
+
+
+DYNAMIC_ITEMS = (RetryButton, RemixButton, CancelButton)
+
+
+def running_view(task_id: str) -> discord.ui.View:
+    """The status message's buttons while the job runs."""
+    return discord.ui.View(timeout=None).add_item(CancelButton(task_id))
+
+
+def result_view(task_id: str, *, remix: bool = True) -> discord.ui.View:
+    """Under a video (Retry, Remix) or an error (Retry only)."""
+    view = discord.ui.View(timeout=None).add_item(RetryButton(task_id))
+    if remix:
+        view.add_item(RemixButton(task_id))
+    return view

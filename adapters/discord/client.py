@@ -1,0 +1,87 @@
+"""The discord.py client: slash commands, persistent buttons, and nothing cached.
+
+Slash commands and buttons arrive as INTERACTION_CREATE, which needs no intent; the
+``guilds`` intent is kept so discord.py knows each server (it needs the guild to
+open a thread). Messages and members are not cached: the bot never reads them, and
+a busy server would otherwise fill memory with them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord.buttons import DYNAMIC_ITEMS
+from adapters.discord.replies import report_error
+from adapters.discord.settings_command import SettingsGroup, info_command
+from adapters.discord.sora_command import sora_command
+from adapters.discord.thread import DiscordDirectory, Pacing
+from bot.config import Settings
+from bot.ports import ProviderFeatures
+from bot.service import VideoService
+
+log = logging.getLogger(__name__)
+
+# on_ready waits this long for the servers listed in READY; nothing here waits for
+# on_ready, so a long wait only delays the log line.
+_GUILD_READY_TIMEOUT = 0.5
+
+
+class SoraTree(app_commands.CommandTree[discord.Client]):
+    """Routes every unhandled command error to the one error handler."""
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction[discord.Client],
+        error: app_commands.AppCommandError,
+    ) -> None:
+        await report_error(interaction, error)
+
+
+class SoraClient(discord.Client):
+    """The bot's Discord connection and its commands.
+
+    Args:
+        service: the core's use cases.
+        settings: the model table and defaults that shape ``/sora``'s choices.
+        features: what the provider can do (its styles become choices).
+        pacing: shared edit coalescing and REST budget.
+    """
+
+    def __init__(
+        self,
+        service: VideoService,
+        settings: Settings,
+        features: ProviderFeatures,
+        pacing: Pacing,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            max_messages=None,
+            member_cache_flags=discord.MemberCacheFlags.none(),
+            chunk_guilds_at_startup=False,
+            guild_ready_timeout=_GUILD_READY_TIMEOUT,
+            **options,
+        )
+        self.service = service
+        self.settings = settings
+        self.features = features
+        self.tree = SoraTree(self)
+        self.directory = DiscordDirectory(self, pacing)
+
+    async def setup_hook(self) -> None:
+        self.tree.add_command(sora_command(self.service, self.settings, self.features))
+        self.tree.add_command(SettingsGroup(self.service))
+        self.tree.add_command(info_command(self.service))
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        # A bulk overwrite: idempotent, so syncing at every start is safe and new
+        # choices (a changed model table) reach Discord without a manual step.
+        await self.tree.sync()
+        log.info("Discord commands synced")

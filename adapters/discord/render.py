@@ -1,0 +1,101 @@
+"""What the bot's Discord messages look like: the status embed and the thread posts.
+
+The words come from ``bot.rendering`` (shared with Slack and the terminal); this
+module only adds Discord markup (an embed, ``<@id>`` mentions, ``**bold**``).
+Mentions here never ping anyone: every message is sent with
+``AllowedMentions.none()`` (see ``client.py``).
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.models import Failure, Task, TaskState, VideoResult
+from bot.rendering import (
+    PRIVATE_MODE_NOTE,
+    failure_text,
+    format_elapsed,
+    progress_bar,
+    settings_summary,
+    state_label,
+    status_line,
+)
+
+_COLOURS: dict[TaskState, discord.Colour] = {
+    TaskState.RECEIVED: discord.Colour.light_grey(),
+    TaskState.SUBMITTED: discord.Colour.light_grey(),
+    TaskState.RUNNING: discord.Colour.blurple(),
+    TaskState.SUCCEEDED: discord.Colour.green(),
+    TaskState.DELIVERED: discord.Colour.green(),
+    TaskState.FAILED: discord.Colour.red(),
+    TaskState.CANCELLED: discord.Colour.dark_grey(),
+}
+
+# Embed descriptions hold 4096 characters; prompts are capped at 1000 by validation,
+# but a stored task from an older version must still render.
+_MAX_DESCRIPTION = 4000
+
+
+def _progress(task: Task) -> str:
+    if task.state.in_flight:
+        return status_line(task)
+    # Frozen at the last change, so a finished job's time stops counting.
+    elapsed = format_elapsed((task.updated_at - task.created_at).total_seconds())
+    if task.failure is None and task.state in (
+        TaskState.SUCCEEDED,
+        TaskState.DELIVERED,
+    ):
+        return f"{state_label(task)} {progress_bar(100)} · {elapsed}"
+    return f"{state_label(task)} · {elapsed}"
+
+
+def status_embed(task: Task) -> discord.Embed:
+    """The compact public status: prompt, settings, requester, progress."""
+    request = task.request
+    colour = _COLOURS[TaskState.FAILED if task.failure else task.state]
+    embed = discord.Embed(
+        title=f"Sora video: {state_label(task)}",
+        description=request.prompt[:_MAX_DESCRIPTION],
+        colour=colour,
+    )
+    embed.add_field(name="Settings", value=settings_summary(request), inline=True)
+    embed.add_field(
+        name="Requested by", value=f"<@{request.requester.user_id}>", inline=True
+    )
+    embed.add_field(name="Progress", value=_progress(task), inline=False)
+    if request.private:
+        embed.add_field(name="Private", value=PRIVATE_MODE_NOTE, inline=False)
+    embed.set_footer(text=f"Task {task.id}")
+    return embed
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def video_text(task: Task) -> str:
+    """The words above an uploaded video."""
+    return f"Here is your video, <@{task.request.requester.user_id}>."
+
+
+def too_large_text(task: Task, video: VideoResult, limit: int) -> str:
+    """Why there is a link instead of a file, and the link when there is one."""
+    reason = (
+        f"The video is {_megabytes(video.size_bytes)}, more than this server's "
+        f"upload limit of {_megabytes(limit)}, so it cannot be attached here."
+    )
+    ready = f"<@{task.request.requester.user_id}> your video is ready. {reason}"
+    if video.source_url:
+        return f"{ready} Watch it here: {video.source_url}"
+    return (
+        f"{ready} The video service gave no public link for it; "
+        "a shorter or non-HD video would fit."
+    )
+
+
+def error_text(task: Task, failure: Failure) -> str:
+    """The failure, in plain words: never the provider's raw answer."""
+    return (
+        f"<@{task.request.requester.user_id}> **No video this time.** "
+        f"{failure_text(failure)}"
+    )

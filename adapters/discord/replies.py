@@ -1,0 +1,73 @@
+"""Private answers to the member who clicked or typed, and the one error handler.
+
+Every command, button and modal runs its work inside ``reporting(interaction)``:
+a ``BotError`` becomes its ``user_message`` in an ephemeral reply, anything else is
+logged with its traceback and answered with an apology, and the bot goes on serving
+everyone else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import BotError
+from bot.models import Requester, Task
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+def requester_of(interaction: discord.Interaction[Any]) -> Requester:
+    user = interaction.user
+    return Requester(user_id=str(user.id), display_name=user.display_name)
+
+
+def started_text(task: Task) -> str:
+    """The private confirmation: where to watch the job."""
+    where = task.chat.thread_id or task.chat.channel_id
+    return f"Started: follow it in <#{where}>."
+
+
+async def reply(interaction: discord.Interaction[Any], text: str) -> None:
+    """Answer privately, as a first response or as a followup after a defer."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def report_error(interaction: discord.Interaction[Any], error: Exception) -> None:
+    """Tell the member what went wrong, without ever raising."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, BotError):
+        text = error.user_message
+    elif isinstance(error, app_commands.CheckFailure):
+        # The command's own permission gate (the Manage Server default): Discord
+        # normally hides such commands, so this only shows on stale clients.
+        text = "You are not allowed to use this command here."
+    else:
+        log.error("interaction %s failed", interaction.id, exc_info=error)
+        text = APOLOGY
+    try:
+        await reply(interaction, text)
+    except discord.HTTPException:
+        # The token may have expired or the member dismissed the message: nothing
+        # left to tell them, and the job itself is unaffected.
+        log.warning("could not tell interaction %s about its error", interaction.id)
+
+
+@asynccontextmanager
+async def reporting(interaction: discord.Interaction[Any]) -> AsyncIterator[None]:
+    """Run a handler's body; turn any failure into a private answer."""
+    try:
+        yield
+    except Exception as error:
+        await report_error(interaction, error)

@@ -1,0 +1,136 @@
+"""``/sora-settings`` for moderators and ``/sora-info`` for everyone.
+
+Discord hides ``/sora-settings`` from members without Manage Server (its default
+member permissions), but server owners can override that in the integration
+settings, and a stale client may still send it: the permission is checked again here
+from the interaction itself before anything changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord.replies import reporting
+from bot.models import ChatRef, Platform
+from bot.ports import Scope
+from bot.rendering import PRIVATE_MODE_NOTE, status_line
+from bot.service import VideoService
+
+MAX_USER_LIMIT = 50
+_ON_OFF = {"on": True, "off": False, "server default": None}
+
+
+def _onoff(enabled: bool) -> str:
+    return "on" if enabled else "off"
+
+
+class SettingsGroup(app_commands.Group):
+    """The moderators' switches, per server or per channel."""
+
+    def __init__(self, service: VideoService) -> None:
+        super().__init__(
+            name="sora-settings",
+            description="Sora settings for this server (Manage Server only)",
+            guild_only=True,
+            default_permissions=discord.Permissions(manage_guild=True),
+        )
+        self.service = service
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    @app_commands.command(name="private-mode", description="Private mode on or off")
+    @app_commands.describe(
+        mode="on: videos are not published and cannot be remixed",
+        channel="Only this channel (leave empty for the whole server)",
+    )
+    @app_commands.choices(
+        mode=[app_commands.Choice(name=k, value=k) for k in _ON_OFF],
+    )
+    async def private_mode(
+        self,
+        interaction: discord.Interaction[Any],
+        mode: str,
+        channel: app_commands.AppCommandChannel | None = None,
+    ) -> None:
+        async with reporting(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            guild_id = str(interaction.guild_id)
+            enabled = _ON_OFF[mode]
+            if channel is None:
+                # "server default" on the server itself means the built-in: off.
+                scope = Scope(platform=Platform.DISCORD, workspace_id=guild_id)
+                await self.service.set_private_mode(scope, bool(enabled))
+                where = "this server"
+            else:
+                scope = Scope(
+                    platform=Platform.DISCORD,
+                    workspace_id=guild_id,
+                    channel_id=str(channel.id),
+                )
+                await self.service.set_private_mode(scope, enabled)
+                where = f"<#{channel.id}>"
+            now = "follows the server" if enabled is None else _onoff(enabled)
+            await interaction.followup.send(
+                f"Private mode in {where}: {now}.", ephemeral=True
+            )
+
+    @app_commands.command(
+        name="user-limit", description="How many videos one member may run at once"
+    )
+    @app_commands.describe(limit="Running videos per member")
+    async def user_limit(
+        self,
+        interaction: discord.Interaction[Any],
+        limit: app_commands.Range[int, 1, MAX_USER_LIMIT],
+    ) -> None:
+        async with reporting(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await self.service.set_user_limit(
+                Platform.DISCORD, str(interaction.guild_id), limit
+            )
+            await interaction.followup.send(
+                f"Each member may now run {limit} video(s) at once.", ephemeral=True
+            )
+
+
+def _chat(interaction: discord.Interaction[Any]) -> ChatRef:
+    return ChatRef(
+        platform=Platform.DISCORD,
+        workspace_id=str(interaction.guild_id),
+        channel_id=str(interaction.channel_id),
+    )
+
+
+def info_command(service: VideoService) -> app_commands.Command[Any, ..., None]:
+    """``/sora-info``: the member's running videos and this channel's rules."""
+
+    async def sora_info(interaction: discord.Interaction[Any]) -> None:
+        async with reporting(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            guild_id = str(interaction.guild_id)
+            tasks = await service.running_for_user(
+                Platform.DISCORD, guild_id, str(interaction.user.id)
+            )
+            limit = await service.user_limit(Platform.DISCORD, guild_id)
+            private = await service.private_mode(_chat(interaction))
+            lines = [f"**Your running videos** ({len(tasks)} of {limit} allowed):"]
+            lines += [
+                f"- {status_line(t)} in <#{t.chat.thread_id or t.chat.channel_id}>: "
+                f"{t.request.prompt[:80]}"
+                for t in tasks
+            ] or ["- none"]
+            lines.append(f"Private mode in this channel: {_onoff(private)}.")
+            if private:
+                lines.append(PRIVATE_MODE_NOTE)
+            await interaction.followup.send("\n".join(lines), ephemeral=True)
+
+    callback: Any = app_commands.guild_only()(sora_info)
+    return app_commands.command(
+        name="sora-info", description="Your running Sora videos"
+    )(callback)

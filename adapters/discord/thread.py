@@ -1,0 +1,154 @@
+"""The core's ``ChatThread`` on Discord: one status message, its thread, the result.
+
+Everything goes through the bot token to channel messages, never through the
+interaction token: that token dies 15 minutes after the command, and a job that
+outlives it would otherwise draw a 401 per edit (and 401s count toward Discord's
+invalid-request ban). Status edits are coalesced per message (latest wins) and every
+write shares one ``TokenBucket`` so many concurrent jobs stay under Discord's global
+limit of 50 requests a second.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import discord
+
+from adapters.discord.buttons import result_view, running_view
+from adapters.discord.convert import DEFAULT_UPLOAD_LIMIT, thread_name
+from adapters.discord.render import (
+    error_text,
+    status_embed,
+    too_large_text,
+    video_text,
+)
+from bot.models import ChatRef, Failure, Platform, Task, VideoResult
+from bot.throttle import EditCoalescer, TokenBucket
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+# Threads stay listed for a day after the last post; posting later un-archives them.
+THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
+
+
+class Pacing:
+    """The shared limits for every thread: edit coalescing and the REST budget."""
+
+    def __init__(self, edit_interval: float, rest_rate: float) -> None:
+        self.edits = EditCoalescer(edit_interval)
+        # A small burst lets one job's post + thread go out together.
+        self.bucket = TokenBucket(rest_rate, burst=max(1, int(rest_rate // 4)))
+
+
+class DiscordThread:
+    """Renders one task; holds only ids, so it works after a restart."""
+
+    def __init__(self, client: discord.Client, chat: ChatRef, pacing: Pacing) -> None:
+        self._client = client
+        self._chat = chat
+        self._pacing = pacing
+
+    def _channel(self, channel_id: str) -> discord.PartialMessageable:
+        return self._client.get_partial_messageable(
+            int(channel_id), guild_id=int(self._chat.workspace_id)
+        )
+
+    def _target(self, chat: ChatRef) -> discord.PartialMessageable:
+        """Where results go: the task's thread, or its channel if no thread opened."""
+        return self._channel(chat.thread_id or chat.channel_id)
+
+    async def post_status(self, task: Task) -> ChatRef:
+        chat = task.chat
+        await self._pacing.bucket.acquire()
+        message = await self._channel(chat.channel_id).send(
+            embed=status_embed(task),
+            view=running_view(task.id),
+            allowed_mentions=NO_MENTIONS,
+        )
+        thread_id = chat.thread_id
+        if thread_id is None:
+            thread_id = await self._open_thread(message, task)
+        return chat.model_copy(
+            update={"status_message_id": str(message.id), "thread_id": thread_id}
+        )
+
+    async def _open_thread(self, message: discord.Message, task: Task) -> str | None:
+        await self._pacing.bucket.acquire()
+        try:
+            thread = await message.create_thread(
+                name=thread_name(task.request.prompt),
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+        except (discord.HTTPException, ValueError):
+            # No Create Public Threads permission, or a channel type without
+            # threads: the job still runs and its result goes to the channel.
+            log.warning("no thread for task %s; results go to the channel", task.id)
+            return None
+        return str(thread.id)
+
+    async def edit_status(self, task: Task) -> None:
+        message_id = task.chat.status_message_id
+        if message_id is None:
+            return
+        message = self._channel(task.chat.channel_id).get_partial_message(
+            int(message_id)
+        )
+        embed = status_embed(task)
+        view = running_view(task.id) if task.state.in_flight else None
+
+        async def edit() -> None:
+            await message.edit(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+
+        self._pacing.edits.submit(message_id, edit, self._pacing.bucket)
+
+    async def _settle_status(self, task: Task) -> None:
+        """Let the newest status edit land before the result, so they read in order."""
+        if task.chat.status_message_id is not None:
+            await self._pacing.edits.drain(task.chat.status_message_id)
+
+    async def post_video(self, task: Task, video: VideoResult) -> None:
+        await self._settle_status(task)
+        limit = task.chat.upload_limit or DEFAULT_UPLOAD_LIMIT
+        target = self._target(task.chat)
+        view = result_view(task.id)
+        await self._pacing.bucket.acquire()
+        if video.size_bytes <= limit:
+            await target.send(
+                video_text(task),
+                file=discord.File(video.path, filename=f"sora-{task.id}.mp4"),
+                view=view,
+                allowed_mentions=NO_MENTIONS,
+            )
+        else:
+            await target.send(
+                too_large_text(task, video, limit),
+                view=view,
+                allowed_mentions=NO_MENTIONS,
+            )
+
+    async def post_error(self, task: Task, failure: Failure) -> None:
+        await self._settle_status(task)
+        await self._pacing.bucket.acquire()
+        await self._target(task.chat).send(
+            error_text(task, failure),
+            view=result_view(task.id, remix=False),
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+class DiscordDirectory:
+    """Hands the core a ``DiscordThread`` for any stored Discord ``ChatRef``."""
+
+    def __init__(self, client: discord.Client, pacing: Pacing) -> None:
+        self._client = client
+        self._pacing = pacing
+
+    @property
+    def platform(self) -> Platform:
+        return Platform.DISCORD
+
+    def thread(self, chat: ChatRef) -> DiscordThread:
+        return DiscordThread(self._client, chat, self._pacing)
