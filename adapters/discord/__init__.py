@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 import discord
 import yarl
@@ -17,7 +18,9 @@ import yarl
 from adapters.discord.client import SoraClient
 from adapters.discord.thread import Pacing
 from bot.errors import ConfigError
-from bot.runtime import Runtime
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 __all__ = ["attach"]
 

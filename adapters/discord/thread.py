@@ -104,16 +104,11 @@ class DiscordThread:
 
         self._pacing.edits.submit(message_id, edit, self._pacing.bucket)
 
-    async def _settle_status(self, task: Task) -> None:
-        """Let the newest status edit land before the result, so they read in order."""
-        if task.chat.status_message_id is not None:
-            await self._pacing.edits.drain(task.chat.status_message_id)
-
     async def post_video(self, task: Task, video: VideoResult) -> None:
-        await self._settle_status(task)
         limit = task.chat.upload_limit or DEFAULT_UPLOAD_LIMIT
         target = self._target(task.chat)
-        view = result_view(task.id)
+        # The core refuses to remix a private video; don't offer what it refuses.
+        view = result_view(task.id, remix=not task.request.private)
         await self._pacing.bucket.acquire()
         if video.size_bytes <= limit:
             await target.send(
@@ -130,7 +125,6 @@ class DiscordThread:
             )
 
     async def post_error(self, task: Task, failure: Failure) -> None:
-        await self._settle_status(task)
         await self._pacing.bucket.acquire()
         await self._target(task.chat).send(
             error_text(task, failure),
