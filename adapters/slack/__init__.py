@@ -1,0 +1,101 @@
+"""The Slack adapter: ``/sora`` in a channel, progress and the video in a thread.
+
+``attach`` wires it into a ``Runtime``: HTTP mode when ``SLACK_SIGNING_SECRET`` is
+set (bolt behind ``POST /slack/events`` on the bot's own server), Socket Mode when
+``SLACK_APP_TOKEN`` is set (no public URL needed), or both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from adapters.slack.admins import AdminCheck
+from adapters.slack.app import build_app
+from adapters.slack.client import make_web_client
+from adapters.slack.deps import SlackDeps
+from adapters.slack.files import VideoUploader
+from adapters.slack.thread import SlackDirectory
+from bot.errors import ConfigError
+from bot.runtime import Runtime
+from bot.throttle import TokenBucket
+
+__all__ = ["EVENTS_PATH", "attach"]
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+# Shutdown must finish within a few seconds; edits still waiting for budget are
+# dropped (a restarted bot edits the status again when it resumes the task).
+FLUSH_TIMEOUT = 2.0
+
+
+def _events_handler(
+    app: AsyncApp,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    return handle
+
+
+async def attach(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
+    """Register the Slack directory and routes; connect Socket Mode if configured."""
+    settings = runtime.settings
+    if settings.slack_bot_token is None or not settings.slack_enabled:
+        raise ConfigError(
+            "Slack needs SLACK_BOT_TOKEN and either SLACK_SIGNING_SECRET (HTTP mode) "
+            "or SLACK_APP_TOKEN (Socket Mode)."
+        )
+    token = settings.slack_bot_token.get_secret_value()
+    session = aiohttp.ClientSession()
+    stack.push_async_callback(session.close)
+    budget = TokenBucket(settings.slack_updates_per_minute / 60)
+    client = make_web_client(
+        token, base_url=settings.slack_api_url, session=session, budget=budget
+    )
+    directory = SlackDirectory(
+        client, uploader=VideoUploader(client, session), budget=budget
+    )
+    stack.push_async_callback(_flush, directory)
+    runtime.service.register_chat(directory)
+
+    deps = SlackDeps(
+        service=runtime.service,
+        settings=settings,
+        session=session,
+        token=token,
+        admins=AdminCheck(client, settings.slack_admin_users),
+    )
+    secret = settings.slack_signing_secret
+    app = build_app(
+        client, deps, signing_secret=secret.get_secret_value() if secret else None
+    )
+    if secret is not None:
+        runtime.http_app.router.add_post(EVENTS_PATH, _events_handler(app))
+        log.info("Slack HTTP mode: requests are served at %s", EVENTS_PATH)
+    if settings.slack_app_token is not None:
+        handler = AsyncSocketModeHandler(
+            app, settings.slack_app_token.get_secret_value(), web_client=client
+        )
+        # Connecting here, not in the background, makes a wrong app token fail the
+        # start with Slack's error instead of retrying forever.
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        stack.push_async_callback(handler.close_async)
+        log.info("Slack Socket Mode connected")
+
+
+async def _flush(directory: SlackDirectory) -> None:
+    try:
+        await asyncio.wait_for(directory.aclose(), FLUSH_TIMEOUT)
+    except TimeoutError:
+        log.warning("some Slack status edits were not sent before shutdown")

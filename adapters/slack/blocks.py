@@ -1,0 +1,208 @@
+"""Block Kit for a task's status message, its failure note and the Sora modal.
+
+The words come from ``bot.rendering`` so Slack says what Discord and the terminal
+say; this module only adds Slack's markup. Buttons carry the task id in their
+``value``, so they keep working after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from bot.config import ModelSpec
+from bot.models import Failure, Orientation, Task, TaskState
+from bot.rendering import (
+    PRIVATE_MODE_NOTE,
+    failure_text,
+    settings_summary,
+    state_label,
+    status_line,
+)
+
+Block = dict[str, Any]
+
+CANCEL_ACTION = "sora_cancel"
+RETRY_ACTION = "sora_retry"
+REMIX_ACTION = "sora_remix"
+GENERATE_VIEW = "sora_generate"
+REMIX_VIEW = "sora_remix_view"
+IMAGE_FILETYPES = ("jpg", "jpeg", "png", "webp")
+
+_FINISHED = frozenset(
+    {TaskState.DELIVERED, TaskState.FAILED, TaskState.CANCELLED, TaskState.SUCCEEDED}
+)
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping: only these three characters are control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _text(text: str, kind: str = "mrkdwn") -> dict[str, Any]:
+    return {"type": kind, "text": text}
+
+
+def _button(
+    label: str, action_id: str, task_id: str, style: str | None = None
+) -> Block:
+    button: Block = {
+        "type": "button",
+        "text": _text(label, "plain_text"),
+        "action_id": action_id,
+        "value": task_id,
+    }
+    if style is not None:
+        button["style"] = style
+    return button
+
+
+def status_text(task: Task) -> str:
+    """The plain text sent with the blocks: notifications show only this."""
+    return f"{state_label(task)}: {task.request.prompt[:150]}"
+
+
+def status_blocks(task: Task) -> list[Block]:
+    """Headline with progress bar, prompt, settings and requester, then buttons."""
+    request = task.request
+    by = f"requested by <@{request.requester.user_id}>"
+    blocks: list[Block] = [
+        {"type": "section", "text": _text(f"*{escape(status_line(task))}*")},
+        {"type": "section", "text": _text(f">{escape(request.prompt)}")},
+        {
+            "type": "context",
+            "elements": [_text(f"{escape(settings_summary(request))} · {by}")],
+        },
+    ]
+    if request.private:
+        blocks.append({"type": "context", "elements": [_text(PRIVATE_MODE_NOTE)]})
+    if task.state in _FINISHED:
+        buttons = [_button("Retry", RETRY_ACTION, task.id)]
+        if not request.private:
+            buttons.append(_button("Remix", REMIX_ACTION, task.id))
+    else:
+        buttons = [_button("Cancel", CANCEL_ACTION, task.id, "danger")]
+    blocks.append({"type": "actions", "block_id": "task", "elements": buttons})
+    return blocks
+
+
+def failure_blocks(task: Task, failure: Failure) -> tuple[str, list[Block]]:
+    """The thread reply that explains why there is no video, with a Retry button."""
+    reason = failure_text(failure)
+    text = f"<@{task.request.requester.user_id}> No video this time: {escape(reason)}"
+    return text, [
+        {"type": "section", "text": _text(text)},
+        {"type": "actions", "elements": [_button("Retry", RETRY_ACTION, task.id)]},
+    ]
+
+
+def video_comment(task: Task) -> str:
+    return f"<@{task.request.requester.user_id}> here is your video."
+
+
+def _option(label: str, value: str) -> Block:
+    return {"text": _text(label, "plain_text"), "value": value}
+
+
+def _input(block_id: str, label: str, element: Block, optional: bool = False) -> Block:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": _text(label, "plain_text"),
+        "optional": optional,
+        "element": {**element, "action_id": "value"},
+    }
+
+
+def generation_modal(
+    metadata: dict[str, Any],
+    models: Sequence[ModelSpec],
+    default_model: str,
+    *,
+    prompt: str = "",
+    image_name: str | None = None,
+) -> Block:
+    """The ``/sora`` form: prompt, settings and an optional reference image."""
+    model_options = [_option(m.name, m.name) for m in models]
+    seconds = sorted({s for m in models for s in m.seconds})
+    second_options = [_option(f"{s} seconds", str(s)) for s in seconds]
+    default = next((o for o in model_options if o["value"] == default_model), None)
+    orientations = [_option(o.value.capitalize(), o.value) for o in Orientation]
+    extras = [_option("HD", "hd"), _option("Private", "private")]
+    prompt_input: Block = {
+        "type": "plain_text_input",
+        "multiline": True,
+        "max_length": 1000,
+        "placeholder": _text("A corgi surfing at sunset", "plain_text"),
+    }
+    if prompt:
+        prompt_input["initial_value"] = prompt[:1000]
+    model_select: Block = {"type": "static_select", "options": model_options}
+    if default is not None:
+        model_select["initial_option"] = default
+    blocks: list[Block] = [
+        _input("prompt", "Prompt", prompt_input),
+        _input("model", "Model", model_select),
+        _input(
+            "seconds",
+            "Length",
+            {
+                "type": "static_select",
+                "options": second_options,
+                "initial_option": second_options[0],
+            },
+        ),
+        _input(
+            "orientation",
+            "Orientation",
+            {
+                "type": "radio_buttons",
+                "options": orientations,
+                "initial_option": orientations[0],
+            },
+        ),
+        _input("extras", "Options", {"type": "checkboxes", "options": extras}, True),
+    ]
+    if image_name is not None:
+        note = (
+            f"Reference image: *{escape(image_name)}* (from the message). "
+            "Attach another one below to use it instead."
+        )
+        blocks.append({"type": "context", "elements": [_text(note)]})
+    blocks.append(
+        _input(
+            "image",
+            "Reference image (JPEG, PNG or WebP, up to 10 MB)",
+            {"type": "file_input", "filetypes": list(IMAGE_FILETYPES), "max_files": 1},
+            optional=True,
+        )
+    )
+    return {
+        "type": "modal",
+        "callback_id": GENERATE_VIEW,
+        "title": _text("Sora video", "plain_text"),
+        "submit": _text("Generate", "plain_text"),
+        "close": _text("Cancel", "plain_text"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": blocks,
+    }
+
+
+def remix_modal(metadata: dict[str, Any], prompt: str) -> Block:
+    """Remix keeps the original's settings and image; only the prompt changes."""
+    prompt_input: Block = {
+        "type": "plain_text_input",
+        "multiline": True,
+        "max_length": 1000,
+        "initial_value": prompt[:1000],
+    }
+    return {
+        "type": "modal",
+        "callback_id": REMIX_VIEW,
+        "title": _text("Remix", "plain_text"),
+        "submit": _text("Remix", "plain_text"),
+        "close": _text("Cancel", "plain_text"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": [_input("prompt", "New prompt", prompt_input)],
+    }

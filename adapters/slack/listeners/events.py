@@ -1,0 +1,18 @@
+"""Events: a mention of the bot gets the ``/sora`` syntax in a thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.say.async_say import AsyncSay
+
+from adapters.slack.deps import SlackDeps
+from adapters.slack.parsing import USAGE
+
+
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    async def mentioned(event: dict[str, Any], say: AsyncSay) -> None:
+        await say(text=USAGE, thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    app.event("app_mention")(mentioned)

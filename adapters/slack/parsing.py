@@ -1,0 +1,126 @@
+"""Pure parsing of ``/sora`` and ``/sora-admin`` text into options.
+
+Slash commands carry only text, so options ride along as flags after (or among) the
+words of the prompt. Whether a combination is allowed (``--25s`` without ``--pro``)
+is the core's call; this module only knows the syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.errors import UserInputError
+from bot.models import Orientation
+
+USAGE = (
+    "Usage: `/sora <prompt> [--pro] [--portrait] [--10s|--15s|--25s] [--hd] "
+    "[--private]`\n"
+    "e.g. `/sora a corgi surfing at sunset --pro --15s`. "
+    "Type just `/sora` to open a form where you can also attach a reference image."
+)
+
+ADMIN_USAGE = (
+    "Usage: `/sora-admin private on|off [#channel]` turns private mode on or off "
+    "for the workspace (or one channel); `/sora-admin limit N` sets how many videos "
+    "one person may have in progress; `/sora-admin` shows the current settings."
+)
+
+# macOS and iOS turn a typed "--" into an en or em dash ("smart dashes"), so a flag
+# may arrive as "—pro"; all three spellings mean the same flag.
+_FLAG = re.compile(r"^(?:--|\u2014|\u2013)([a-z0-9][a-z0-9-]*)$", re.IGNORECASE)
+_SECONDS = re.compile(r"^(\d{1,3})s?$")
+# With "Escape channels" on (see the manifest), Slack sends <#C123|general>.
+_CHANNEL = re.compile(r"^<#([A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+class CommandSyntaxError(UserInputError):
+    """The command text does not follow the syntax; the message shows the syntax."""
+
+
+@dataclass(frozen=True)
+class CommandOptions:
+    """What ``/sora`` text (or the form) asks for; ``None`` means "the default"."""
+
+    prompt: str
+    model: str | None = None
+    pro: bool = False
+    orientation: Orientation = Orientation.LANDSCAPE
+    seconds: int | None = None
+    hd: bool = False
+    private: bool = False
+
+
+def parse_command(text: str) -> CommandOptions:
+    """Split flags from the prompt. Raises ``CommandSyntaxError`` for unknown flags."""
+    words: list[str] = []
+    switches: set[str] = set()
+    orientation = Orientation.LANDSCAPE
+    seconds: int | None = None
+    for token in text.split():
+        match = _FLAG.match(token)
+        if match is None:
+            words.append(token)
+            continue
+        name = match.group(1).lower()
+        duration = _SECONDS.match(name)
+        if duration is not None:
+            seconds = int(duration.group(1))
+        elif name in ("pro", "hd", "private"):
+            switches.add(name)
+        elif name in ("portrait", "landscape"):
+            orientation = Orientation(name)
+        else:
+            raise CommandSyntaxError(f"I don't know the option `{token}`.\n{USAGE}")
+    return CommandOptions(
+        prompt=" ".join(words),
+        pro="pro" in switches,
+        orientation=orientation,
+        seconds=seconds,
+        hd="hd" in switches,
+        private="private" in switches,
+    )
+
+
+@dataclass(frozen=True)
+class PrivateCommand:
+    enabled: bool
+    channel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LimitCommand:
+    limit: int
+
+
+@dataclass(frozen=True)
+class ShowSettings:
+    pass
+
+
+AdminCommand = PrivateCommand | LimitCommand | ShowSettings
+
+
+def parse_admin(text: str) -> AdminCommand:
+    """Parse ``/sora-admin`` text. Raises ``CommandSyntaxError`` with the syntax."""
+    words = text.split()
+    if not words or words == ["status"]:
+        return ShowSettings()
+    verb, args = words[0].lower(), words[1:]
+    if verb == "private" and 1 <= len(args) <= 2 and args[0].lower() in ("on", "off"):
+        channel_id = None
+        if len(args) == 2:
+            match = _CHANNEL.match(args[1])
+            if match is None:
+                raise CommandSyntaxError(
+                    f"`{args[1]}` is not a channel. Pick it with `#` so Slack "
+                    f"links it.\n{ADMIN_USAGE}"
+                )
+            channel_id = match.group(1)
+        return PrivateCommand(args[0].lower() == "on", channel_id)
+    if verb == "limit" and len(args) == 1 and args[0].isdigit():
+        limit = int(args[0])
+        if not 1 <= limit <= 100:
+            raise CommandSyntaxError("The limit must be a number from 1 to 100.")
+        return LimitCommand(limit)
+    raise CommandSyntaxError(ADMIN_USAGE)

@@ -1,0 +1,65 @@
+"""Answers only the asking user sees, and the one place failures become words.
+
+A ``BotError`` carries a sentence meant for the user; anything else is a bug or an
+outage: it is logged with its traceback and the user gets an apology, and the bot
+keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import BotError
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+Tell = Callable[[str], Awaitable[None]]
+
+
+def via_response_url(respond: AsyncRespond) -> Tell:
+    """Slash commands and buttons: ``response_url`` works even where the bot isn't."""
+
+    async def tell(text: str) -> None:
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    return tell
+
+
+def via_ephemeral(client: AsyncWebClient, channel: str, user: str) -> Tell:
+    """Modals have no ``response_url``: an ephemeral message, else a direct message."""
+
+    async def tell(text: str) -> None:
+        try:
+            await client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackApiError:
+            # Not in that channel (or none): the app's own DM always works.
+            await client.chat_postMessage(channel=user, text=text)
+
+    return tell
+
+
+@contextlib.asynccontextmanager
+async def reporting(tell: Tell) -> AsyncIterator[None]:
+    """Run a listener's work; tell the user about any failure, never re-raise."""
+    try:
+        yield
+    except BotError as error:
+        await _quietly(tell, error.user_message)
+    except Exception:
+        log.exception("handling a Slack request failed")
+        await _quietly(tell, APOLOGY)
+
+
+async def _quietly(tell: Tell, text: str) -> None:
+    try:
+        await tell(text)
+    except Exception:
+        log.exception("could not tell the user about a failure")
