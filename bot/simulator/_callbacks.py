@@ -1,0 +1,136 @@
+"""Task callbacks and openai project webhooks, sent when a task ends.
+
+Delivery follows the unified document (the only one that says): POST JSON, a 2xx
+answer is success, anything else is retried up to 3 times after 1, 2 and 4 s, each
+attempt with a 10 s timeout. Those delays are scaled down for short simulated
+durations so tests stay fast. Webhooks are signed the Standard Webhooks way, as
+OpenAI signs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+import aiohttp
+
+from bot.simulator._records import CallbackRecord
+
+DOCUMENTED_RETRY_DELAYS = (1.0, 2.0, 4.0)
+_TIMEOUT = 10.0
+
+
+def default_retry_delays(duration: float) -> tuple[float, ...]:
+    """The documented 1/2/4 s, shrunk in proportion when tasks last under 30 s."""
+    scale = min(1.0, max(duration, 0.05) / 30)
+    return tuple(delay * scale for delay in DOCUMENTED_RETRY_DELAYS)
+
+
+def webhook_key(secret: str) -> bytes:
+    """Standard Webhooks: ``whsec_`` secrets are base64, others are raw bytes."""
+    if secret.startswith("whsec_"):
+        return base64.b64decode(secret[len("whsec_") :])
+    return secret.encode()
+
+
+def sign_webhook(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header value for one delivery."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(webhook_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+class Notifier:
+    """Schedules deliveries at a task's end and logs every attempt.
+
+    Timers, not sleeping tasks, wait for the end, so ten thousand pending callbacks
+    cost ten thousand timer handles and nothing more.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        log: list[CallbackRecord],
+        retry_delays: Sequence[float],
+        timeout: float = _TIMEOUT,
+    ) -> None:
+        self._session = session
+        self._log = log
+        self._delays = tuple(retry_delays)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._keys = itertools.count()
+        self._running: set[asyncio.Task[None]] = set()
+
+    def at(self, when: float, send: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``send()`` at unix time ``when`` (at once if that has passed)."""
+        loop = asyncio.get_running_loop()
+        key = next(self._keys)
+        delay = max(0.0, when - time.time())
+        self._timers[key] = loop.call_at(loop.time() + delay, self._start, key, send)
+
+    def _start(self, key: int, send: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        del self._timers[key]
+        task = asyncio.get_running_loop().create_task(send())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def deliver(
+        self,
+        *,
+        kind: str,
+        dialect: str,
+        task_id: str,
+        url: str,
+        payload: dict[str, Any],
+        signing: tuple[str, str] | None = None,
+    ) -> None:
+        """POST ``payload`` until a 2xx, retrying after each configured delay.
+
+        ``signing`` is ``(secret, message id)`` for Standard Webhooks signatures;
+        the id stays the same across retries so receivers can deduplicate.
+        """
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        for attempt, delay in enumerate((0.0, *self._delays), start=1):
+            if delay:
+                await asyncio.sleep(delay)
+            headers = {"Content-Type": "application/json"}
+            if signing is not None:
+                secret, msg_id = signing
+                stamp = int(time.time())
+                headers["webhook-id"] = msg_id
+                headers["webhook-timestamp"] = str(stamp)
+                headers["webhook-signature"] = sign_webhook(secret, msg_id, stamp, body)
+            status = await self._post(url, body, headers)
+            self._log.append(
+                CallbackRecord(
+                    kind, dialect, task_id, url, attempt, status, payload, headers
+                )
+            )
+            if status is not None and 200 <= status < 300:
+                return
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int | None:
+        try:
+            async with self._session.post(
+                url, data=body, headers=headers, timeout=self._timeout
+            ) as response:
+                await response.read()
+                return response.status
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
+    async def close(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)

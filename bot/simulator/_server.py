@@ -1,0 +1,524 @@
+"""The simulator: one aiohttp server on loopback speaking all five dialects."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import json
+import secrets
+import socket
+import time
+from collections import Counter
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+import yarl
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from bot.simulator._callbacks import Notifier, default_retry_delays
+from bot.simulator._faults import FaultQueue, Target, marker_flags
+from bot.simulator._media import fetch_image, send_video
+from bot.simulator._records import (
+    CallbackRecord,
+    FileRecord,
+    RecordedRequest,
+    pixel_size,
+)
+from bot.simulator._tasks import Flag, Phase, TaskSpec, snapshot
+from bot.simulator.dialects import DIALECTS
+from bot.simulator.dialects._base import (
+    Context,
+    Dialect,
+    Draft,
+    Extras,
+    ImageRule,
+    Invalid,
+    Upload,
+    check_callback_url,
+)
+from bot.validation import MAX_IMAGE_BYTES, sniff_image_type
+
+_MATCH_SIZE = "Inpaint image must match the requested width and height"
+_BACKLOG = 1024
+# Multipart uploads carry a reference image of up to 10 MB, plus form overhead.
+_MAX_BODY = 2 * MAX_IMAGE_BYTES
+_REQUIRED_KEYS = ("id", "task_id", "status", "data")
+
+
+class Simulator:
+    """A faithful, strict fake of the five Sora relay dialects, on loopback.
+
+    Tasks go queued -> running (rising progress) -> completed within ``duration``
+    seconds. Their state is derived from the task id and the clock, so a new
+    instance answers for ids an earlier one (or another process) created. Faults are
+    queued with ``inject``; see ``bot.simulator._faults`` for the list.
+
+    Args:
+        duration: seconds a task takes from creation to its result.
+        host, port: where to listen (port 0 picks a free port; see ``base_url``).
+        api_key: when set, requests without ``Authorization: Bearer <api_key>`` get
+            401 in the dialect's error shape; when None any bearer (or none) passes.
+        webhook_secret, webhook_url: openai dialect project webhooks
+            (``video.completed`` / ``video.failed``), Standard Webhooks signed;
+            sent only when both are set.
+        allow_loopback_callbacks: when False, callback URLs must be https and not
+            internal addresses, as the unified document demands.
+        callback_retry_delays: waits before each callback retry; by default the
+            documented 1, 2 and 4 s, scaled down for durations under 30 s.
+    """
+
+    def __init__(
+        self,
+        duration: float = 4.0,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_url: str | None = None,
+        allow_loopback_callbacks: bool = True,
+        callback_retry_delays: Sequence[float] | None = None,
+    ) -> None:
+        if duration <= 0:
+            raise ValueError("duration must be positive")
+        self.duration = duration
+        self.host = host
+        self.port = port
+        self.api_key = api_key
+        self.webhook_secret = webhook_secret
+        self.webhook_url = webhook_url
+        self.allow_loopback_callbacks = allow_loopback_callbacks
+        self.callback_retry_delays = tuple(
+            default_retry_delays(duration)
+            if callback_retry_delays is None
+            else callback_retry_delays
+        )
+        self.requests: list[RecordedRequest] = []
+        self.queries: Counter[str] = Counter()
+        self.downloads: Counter[str] = Counter()
+        self.callbacks_sent: list[CallbackRecord] = []
+        self._faults = FaultQueue()
+        self._dialects: dict[str, Dialect] = {d.name: d for d in DIALECTS}
+        self._extras: dict[str, Extras] = {}
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._notifier: Notifier | None = None
+        self._base_url: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running server, without a trailing slash."""
+        if self._base_url is None:
+            raise RuntimeError("the simulator is not started")
+        return self._base_url
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=_MAX_BODY)
+        for dialect in self._dialects.values():
+            app.router.add_post(
+                dialect.create_path, functools.partial(self._create, dialect)
+            )
+            app.router.add_get(
+                dialect.query_path, functools.partial(self._query, dialect)
+            )
+        app.router.add_get("/v1/videos/{task_id}/content", self._content)
+        app.router.add_get("/files/{code}.mp4", self._file)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.create_server(
+            (self.host, self.port), family=family, backlog=_BACKLOG
+        )
+        port = sock.getsockname()[1]
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock, backlog=_BACKLOG).start()
+        self._base_url = str(yarl.URL.build(scheme="http", host=self.host, port=port))
+        self._session = aiohttp.ClientSession()
+        self._notifier = Notifier(
+            self._session, self.callbacks_sent, self.callback_retry_delays
+        )
+
+    async def stop(self) -> None:
+        if self._notifier is not None:
+            await self._notifier.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+        self._notifier = self._runner = self._session = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def inject(self, fault: str, times: int = 1, **params: Any) -> None:
+        """Queue ``fault`` for the next ``times`` matching requests or tasks.
+
+        Request faults take ``on=`` ``"create"``, ``"query"``, ``"download"`` or
+        ``"any"`` (the default; ``not_found`` defaults to ``"query"``).
+        """
+        self._faults.inject(fault, times, dict(params))
+
+    # ------------------------------------------------------------------ handlers
+
+    async def _create(self, dialect: Dialect, request: web.Request) -> web.Response:
+        headers = {
+            name.lower(): value
+            for name, value in request.headers.items()
+            if name.lower() != "authorization"
+        }
+        record = RecordedRequest(
+            dialect.name, request.method, request.path, headers, None, dialect.multipart
+        )
+        self.requests.append(record)
+        response = await self._create_task(dialect, request, record)
+        record.status = response.status
+        return response
+
+    async def _create_task(
+        self, dialect: Dialect, request: web.Request, record: RecordedRequest
+    ) -> web.Response:
+        problem: Invalid | None = None
+        body: dict[str, Any] = {}
+        try:
+            body = await _read_body(dialect, request, record)
+        except Invalid as exc:
+            problem = exc
+        refused, malformed = await self._gate(dialect, request, "create")
+        if refused is not None:
+            return refused
+        try:
+            if problem is not None:
+                raise problem
+            draft = dialect.validate(body)
+            if draft.callback is not None:
+                field, url = draft.callback
+                check_callback_url(
+                    field, url, allow_loopback=self.allow_loopback_callbacks
+                )
+            await self._check_images(dialect, draft, record)
+        except Invalid as exc:
+            body = dialect.error(
+                exc.status, exc.message, code=exc.code, field=exc.field
+            )
+            return _json(body, exc.status)
+        spec, ctx = self._new_task(dialect, draft)
+        record.task_id = ctx.task_id
+        return _json(_malform(dialect.created(spec, ctx), malformed))
+
+    async def _query(self, dialect: Dialect, request: web.Request) -> web.Response:
+        task_id = dialect.query_id(request)
+        if task_id:
+            self.queries[task_id] += 1
+        refused, malformed = await self._gate(dialect, request, "query", task_id)
+        if refused is not None:
+            return refused
+        if not task_id:
+            message = "Missing required parameter: 'id'."
+            body = dialect.error(400, message, code="invalid_request", field="id")
+            return _json(body, 400)
+        found = dialect.decode(task_id)
+        if found is None:
+            return _json(dialect.not_found(task_id), dialect.not_found_status)
+        spec, code = found
+        if self.queries[task_id] == 1:
+            if spec.flags & Flag.FIRST_QUERY_RATE_LIMIT:
+                return _rate_limited(dialect, 1)
+            if spec.flags & Flag.FIRST_QUERY_SERVER_ERROR:
+                return _server_error(dialect, 500)
+        snap = snapshot(spec, time.time())
+        body = dialect.status(spec, snap, self._context(dialect, spec, code))
+        return _json(_malform(body, malformed))
+
+    async def _content(self, request: web.Request) -> web.StreamResponse:
+        """openai: ``GET /v1/videos/{id}/content`` streams the finished MP4."""
+        dialect = self._dialects["openai"]
+        task_id = request.match_info["task_id"]
+        self.downloads[task_id] += 1
+        refused, _ = await self._gate(dialect, request, "download", task_id)
+        if refused is not None:
+            return refused
+        found = dialect.decode(task_id)
+        if found is None:
+            return _json(dialect.not_found(task_id), 404)
+        variant = request.query.get("variant", "video")
+        if variant != "video":
+            message = f"variant: only 'video' is available, not {variant!r}"
+            return _json(dialect.error(400, message, code="invalid_value"), 400)
+        spec, _ = found
+        snap = snapshot(spec, time.time())
+        if snap.phase is not Phase.SUCCEEDED:
+            message = f"Video {task_id} is not ready (status {snap.phase.value})."
+            return _json(dialect.error(404, message, code="video_not_ready"), 404)
+        return await send_video(request, spec.large_bytes)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """The result URL of the URL-giving dialects: a plain CDN-like download."""
+        code = request.match_info["code"]
+        spec = TaskSpec.decode(code)
+        if spec is None:
+            raise web.HTTPNotFound(text="no such file")
+        dialect = self._dialects[spec.dialect]
+        self.downloads[dialect.task_id(spec, code)] += 1
+        refused, _ = await self._gate(dialect, request, "download", auth=False)
+        if refused is not None:
+            return refused
+        if snapshot(spec, time.time()).phase is not Phase.SUCCEEDED:
+            raise web.HTTPNotFound(text="the video is not ready")
+        return await send_video(request, spec.large_bytes)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _gate(
+        self,
+        dialect: Dialect,
+        request: web.Request,
+        target: Target,
+        task_id: str | None = None,
+        *,
+        auth: bool = True,
+    ) -> tuple[web.Response | None, str | None]:
+        """Apply a queued request fault and the key check.
+
+        Returns a response to send instead of the real answer, or None and the
+        ``malformed`` mode the real answer must be spoilt with.
+        """
+        fault = self._faults.take_request(target)
+        malformed: str | None = None
+        if fault is not None:
+            params = fault.params
+            if fault.kind == "slow":
+                await asyncio.sleep(float(params["seconds"]))
+            elif fault.kind == "malformed":
+                malformed = str(params["mode"])
+            elif fault.kind == "rate_limit":
+                return _rate_limited(dialect, params["seconds"]), None
+            elif fault.kind == "server_error":
+                return _server_error(dialect, int(params["status"])), None
+            elif fault.kind == "auth":
+                return _unauthorized(dialect), None
+            elif fault.kind == "not_found":
+                status = dialect.not_found_status
+                return _json(dialect.not_found(task_id or ""), status), None
+        if auth and not self._authorized(request.headers):
+            return _unauthorized(dialect), None
+        if malformed == "not_json":
+            page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+            return web.Response(text=page, content_type="text/html"), None
+        return None, malformed
+
+    def _authorized(self, headers: CIMultiDictProxy[str]) -> bool:
+        if self.api_key is None:
+            return True
+        expected = f"Bearer {self.api_key}".encode()
+        given = headers.get("Authorization", "").encode()
+        return hmac.compare_digest(given, expected)
+
+    async def _check_images(
+        self, dialect: Dialect, draft: Draft, record: RecordedRequest
+    ) -> None:
+        """Fetch URL images and hold every image to the dialect's rules."""
+        for ref in draft.images:
+            if ref.upload is not None:
+                data = ref.upload
+            else:
+                assert ref.url is not None  # noqa: S101 - an ImageRef has one or other
+                assert self._session is not None  # noqa: S101 - set by start()
+                fetched = await fetch_image(self._session, ref.url)
+                if fetched.record is not None:
+                    record.fetched[ref.url] = fetched.record
+                if fetched.error is not None:
+                    raise dialect.image_invalid(ref.field, fetched.error)
+                data = fetched.data
+            if len(data) > MAX_IMAGE_BYTES:
+                raise dialect.image_invalid(ref.field, "it is larger than 10 MB")
+            if sniff_image_type(data) is None:
+                raise dialect.image_invalid(ref.field, "it is not a JPEG, PNG or WebP")
+            matching = dialect.image_rule is ImageRule.MATCH_SIZE
+            if matching and pixel_size(data) != (draft.width, draft.height):
+                raise Invalid(ref.field, _MATCH_SIZE)
+
+    def _new_task(self, dialect: Dialect, draft: Draft) -> tuple[TaskSpec, Context]:
+        flags, large = self._faults.take_task()
+        flags |= marker_flags(draft.prompt)
+        if flags & Flag.LARGE == 0:
+            large = 0
+        draft_spec = TaskSpec(
+            dialect=dialect.name,
+            created=time.time(),
+            duration=self.duration,
+            model=draft.model,
+            seconds=draft.seconds,
+            width=draft.width,
+            height=draft.height,
+            options=draft.options,
+            flags=flags,
+            large_bytes=large,
+        )
+        code = draft_spec.encode()
+        # Round-trip, so this process answers exactly as a restarted one would.
+        spec = TaskSpec.decode(code)
+        assert spec is not None  # noqa: S101 - we just encoded it
+        task_id = dialect.task_id(spec, code)
+        callback_url = draft.callback[1] if draft.callback else None
+        urls = tuple(ref.url for ref in draft.images if ref.url is not None)
+        self._extras[task_id] = Extras(draft.prompt, callback_url, urls)
+        ctx = self._context(dialect, spec, code)
+        self._schedule_notifications(dialect, spec, ctx, callback_url)
+        return spec, ctx
+
+    def _context(self, dialect: Dialect, spec: TaskSpec, code: str) -> Context:
+        task_id = dialect.task_id(spec, code)
+        return Context(
+            task_id=task_id,
+            code=code,
+            video_url=f"{self.base_url}/files/{code}.mp4",
+            extras=self._extras.get(task_id),
+        )
+
+    def _schedule_notifications(
+        self, dialect: Dialect, spec: TaskSpec, ctx: Context, callback_url: str | None
+    ) -> None:
+        assert self._notifier is not None  # noqa: S101 - set by start()
+        if callback_url is not None:
+            send = functools.partial(
+                self._send_callback, dialect, spec, ctx, callback_url
+            )
+            self._notifier.at(spec.end, send)
+        if dialect.name == "openai" and self.webhook_url and self.webhook_secret:
+            send_hook = functools.partial(
+                self._send_webhook, spec, ctx, self.webhook_url, self.webhook_secret
+            )
+            self._notifier.at(spec.end, send_hook)
+
+    async def _send_callback(
+        self, dialect: Dialect, spec: TaskSpec, ctx: Context, url: str
+    ) -> None:
+        """The callback body is the status answer at the end, as documented."""
+        assert self._notifier is not None  # noqa: S101 - set by start()
+        snap = snapshot(spec, max(time.time(), spec.end))
+        payload = dialect.status(spec, snap, ctx)
+        await self._notifier.deliver(
+            kind="callback",
+            dialect=dialect.name,
+            task_id=ctx.task_id,
+            url=url,
+            payload=payload,
+        )
+
+    async def _send_webhook(
+        self, spec: TaskSpec, ctx: Context, url: str, secret: str
+    ) -> None:
+        assert self._notifier is not None  # noqa: S101 - set by start()
+        snap = snapshot(spec, max(time.time(), spec.end))
+        kind = "video.completed" if snap.phase is Phase.SUCCEEDED else "video.failed"
+        event_id = f"evt_{secrets.token_hex(12)}"
+        payload = {
+            "id": event_id,
+            "object": "event",
+            "created_at": int(time.time()),
+            "type": kind,
+            "data": {"id": ctx.task_id},
+        }
+        await self._notifier.deliver(
+            kind="webhook",
+            dialect="openai",
+            task_id=ctx.task_id,
+            url=url,
+            payload=payload,
+            signing=(secret, event_id),
+        )
+
+
+async def _read_body(
+    dialect: Dialect, request: web.Request, record: RecordedRequest
+) -> dict[str, Any]:
+    """Parse and record a create body: a JSON object, or multipart form parts."""
+    if dialect.multipart:
+        return await _read_multipart(request, record)
+    raw = await request.read()
+    text = raw.decode("utf-8", "replace")
+    record.body = text
+    if request.content_type != "application/json":
+        raise Invalid(None, "Content-Type must be application/json")
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise Invalid(None, f"The body is not valid JSON: {exc}") from None
+    record.body = body
+    if not isinstance(body, dict):
+        raise Invalid(None, "The body must be a JSON object")
+    return body
+
+
+async def _read_multipart(
+    request: web.Request, record: RecordedRequest
+) -> dict[str, Any]:
+    if request.content_type != "multipart/form-data":
+        raise Invalid(None, "Content-Type must be multipart/form-data")
+    parts: dict[str, Any] = {}
+    shown: dict[str, str | FileRecord] = {}
+    record.body = shown
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, aiohttp.BodyPartReader) or not part.name:
+                raise Invalid(None, "Every form part needs a name")
+            if part.name in parts:
+                raise Invalid(part.name, f"Duplicate parameter: '{part.name}'.")
+            if part.filename is not None:
+                data = bytes(await part.read())
+                content_type = part.headers.get("Content-Type", "")
+                upload = Upload(FileRecord.of(part.filename, content_type, data), data)
+                parts[part.name], shown[part.name] = upload, upload.record
+            else:
+                parts[part.name] = shown[part.name] = await part.text()
+    except (ValueError, AssertionError, aiohttp.ClientError) as exc:
+        raise Invalid(None, f"The multipart body is malformed: {exc}") from None
+    return parts
+
+
+def _json(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def _malform(body: dict[str, Any], mode: str | None) -> dict[str, Any]:
+    """``missing_fields``: the answer loses the keys every client needs."""
+    if mode != "missing_fields":
+        return body
+    return {k: v for k, v in body.items() if k not in _REQUIRED_KEYS}
+
+
+def _rate_limited(dialect: Dialect, seconds: float) -> web.Response:
+    shown = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+    message = f"Rate limit exceeded; retry after {shown} seconds."
+    response = _json(dialect.error(429, message, code="rate_limit_exceeded"), 429)
+    response.headers["Retry-After"] = shown
+    return response
+
+
+def _server_error(dialect: Dialect, status: int) -> web.Response:
+    message = "The server had an error while processing your request."
+    return _json(dialect.error(status, message, code="internal_error"), status)
+
+
+def _unauthorized(dialect: Dialect) -> web.Response:
+    message = "Invalid API key: check the key the bot is configured with."
+    return _json(dialect.error(401, message, code="invalid_api_key"), 401)
