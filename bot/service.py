@@ -7,19 +7,73 @@ tracker; it never talks to a chat SDK or decides how anything looks.
 
 from __future__ import annotations
 
-from bot.models import ChatRef, GenerationRequest, Platform, Requester, Task
-from bot.ports import ChatDirectory, Scope
+import asyncio
+import logging
+import secrets
+import uuid
+from datetime import timedelta
+
+from bot.config import Settings
+from bot.errors import PermissionDenied, UserInputError
+from bot.imaging import check_image_reachable
+from bot.media import MediaHost
+from bot.models import (
+    ChatRef,
+    Failure,
+    FailureKind,
+    GenerationRequest,
+    Platform,
+    Requester,
+    Task,
+    TaskState,
+    utcnow,
+)
+from bot.ports import ChatDirectory, Scope, TaskStore, VideoProvider
+from bot.tracker import ChatRouter, Tracker
+from bot.validation import validate_request
+
+log = logging.getLogger(__name__)
 
 PRIVATE_MODE = "private_mode"
 USER_LIMIT = "user_limit"
 
+_ON, _OFF = "1", "0"
+
 
 class VideoService:
-    """Contract stub; the implementation lands with the core pipeline."""
+    """The core's front door for adapters and the CLI.
+
+    Args:
+        store: durable tasks and settings.
+        provider: the configured dialect (its features shape validation).
+        tracker: takes each new task from here to the user's thread.
+        chats: the chat directories by platform, shared with the tracker.
+        settings: models, deadline and the default per-user limit.
+        media: the bot's media host, to check early that an image can be fetched.
+    """
+
+    def __init__(
+        self,
+        store: TaskStore,
+        provider: VideoProvider,
+        tracker: Tracker,
+        chats: ChatRouter,
+        settings: Settings,
+        media: MediaHost,
+    ) -> None:
+        self._store = store
+        self._provider = provider
+        self._tracker = tracker
+        self._chats = chats
+        self._settings = settings
+        self._media = media
+        # Counting a user's running tasks and adding a new one must not interleave,
+        # or two quick submits would both slip under the limit.
+        self._admission = asyncio.Lock()
 
     def register_chat(self, directory: ChatDirectory) -> None:
         """Route tasks of ``directory.platform`` to it (call before tracking starts)."""
-        raise NotImplementedError
+        self._chats.register(directory)
 
     async def submit(self, request: GenerationRequest) -> Task:
         """Validate, apply private mode and the per-user limit, persist, post status.
@@ -28,43 +82,148 @@ class VideoService:
         Returns the task with ``task.chat`` filled by the adapter's ``post_status``.
         The provider submission happens in the background (tracker).
         """
-        raise NotImplementedError
+        return await self._create(request)
 
     async def retry(self, task_id: str, requester: Requester) -> Task:
         """A new task with the same settings, in the original channel."""
-        raise NotImplementedError
+        original = await self._store.get(task_id)
+        request = original.request.model_copy(update={"requester": requester})
+        return await self._create(request, parent=original)
 
     async def remix(self, task_id: str, prompt: str, requester: Requester) -> Task:
         """A new task with a new prompt and the original's settings and image."""
-        raise NotImplementedError
+        original = await self._store.get(task_id)
+        if original.request.private:
+            raise UserInputError(
+                "This video was made in private mode, so it cannot be remixed."
+            )
+        request = original.request.model_copy(
+            update={"prompt": prompt, "requester": requester}
+        )
+        return await self._create(request, parent=original)
 
     async def cancel(self, task_id: str, by: Requester, *, moderator: bool) -> Task:
         """Stop tracking a running task. Only its requester or a moderator may.
 
         Raises ``PermissionDenied`` or ``UserInputError`` (already finished).
         """
-        raise NotImplementedError
+        task = await self._store.get(task_id)
+        if by.user_id != task.request.requester.user_id and not moderator:
+            raise PermissionDenied(
+                "Only the person who asked for this video or a moderator can cancel it."
+            )
+        self._tracker.forget(task_id)
+        # Re-read after the tracker let go: it may have finished the task meanwhile.
+        task = await self._store.get(task_id)
+        if not task.can_become(TaskState.CANCELLED):
+            self._tracker.track(task)
+            raise UserInputError("This video is already finished; nothing to cancel.")
+        task.state = TaskState.CANCELLED
+        task.updated_at = utcnow()
+        await self._store.save(task)
+        log.info("task %s cancelled by %s", task.id, by.user_id)
+        thread = self._chats.thread(task.chat)
+        if thread is not None:
+            try:
+                await thread.edit_status(task)
+            except Exception:
+                log.exception("task %s: showing the cancellation failed", task.id)
+        return task
 
     async def get_task(self, task_id: str) -> Task:
-        raise NotImplementedError
+        return await self._store.get(task_id)
 
     async def running_for_user(
         self, platform: Platform, workspace_id: str, user_id: str
     ) -> list[Task]:
-        raise NotImplementedError
+        return await self._store.in_flight_for_user(platform, workspace_id, user_id)
 
     async def private_mode(self, chat: ChatRef) -> bool:
         """Channel setting if set, else the workspace's, else off."""
-        raise NotImplementedError
+        workspace = Scope(platform=chat.platform, workspace_id=chat.workspace_id)
+        channel = workspace.model_copy(update={"channel_id": chat.channel_id})
+        value = await self._store.get_setting(channel, PRIVATE_MODE)
+        if value is None:
+            value = await self._store.get_setting(workspace, PRIVATE_MODE)
+        return value == _ON
 
     async def set_private_mode(self, scope: Scope, enabled: bool | None) -> None:
         """``None`` clears a channel override (falls back to the workspace)."""
-        raise NotImplementedError
+        value = None if enabled is None else (_ON if enabled else _OFF)
+        await self._store.set_setting(scope, PRIVATE_MODE, value)
 
     async def user_limit(self, platform: Platform, workspace_id: str) -> int:
-        raise NotImplementedError
+        scope = Scope(platform=platform, workspace_id=workspace_id)
+        value = await self._store.get_setting(scope, USER_LIMIT)
+        return self._settings.user_concurrency_limit if value is None else int(value)
 
     async def set_user_limit(
         self, platform: Platform, workspace_id: str, limit: int
     ) -> None:
-        raise NotImplementedError
+        if limit < 1:
+            raise UserInputError("The limit must be at least 1 video per person.")
+        scope = Scope(platform=platform, workspace_id=workspace_id)
+        await self._store.set_setting(scope, USER_LIMIT, str(limit))
+
+    # -----------------------------------------------------------------------------
+
+    async def _create(
+        self, request: GenerationRequest, parent: Task | None = None
+    ) -> Task:
+        validate_request(request, self._settings.sora_models, self._provider.features)
+        if not request.private and await self.private_mode(request.chat):
+            request = request.model_copy(update={"private": True})
+        check_image_reachable(
+            request.image, self._provider, self._media, request=request
+        )
+        async with self._admission:
+            await self._check_user_limit(request)
+            now = utcnow()
+            task = Task(
+                id=uuid.uuid4().hex,
+                request=request,
+                chat=request.chat,
+                dialect=self._provider.dialect,
+                callback_token=secrets.token_urlsafe(24),
+                created_at=now,
+                updated_at=now,
+                deadline_at=now + timedelta(seconds=self._settings.task_deadline),
+                parent_task_id=None if parent is None else parent.id,
+            )
+            await self._store.add(task)
+        await self._open_thread(task)
+        self._tracker.track(task)
+        log.info("task %s received from %s", task.id, request.requester.user_id)
+        return task
+
+    async def _check_user_limit(self, request: GenerationRequest) -> None:
+        chat = request.chat
+        limit = await self.user_limit(chat.platform, chat.workspace_id)
+        running = await self._store.in_flight_for_user(
+            chat.platform, chat.workspace_id, request.requester.user_id
+        )
+        if len(running) >= limit:
+            videos = "video" if len(running) == 1 else "videos"
+            raise UserInputError(
+                f"You already have {len(running)} {videos} in progress; "
+                "wait for one to finish."
+            )
+
+    async def _open_thread(self, task: Task) -> None:
+        """Post the status message and keep where it went, so updates find it."""
+        thread = self._chats.thread(task.chat)
+        if thread is None:
+            return
+        try:
+            task.chat = await thread.post_status(task)
+        except Exception:
+            # Nobody could follow this task, so it must not run (or be resumed) at
+            # the provider's cost; the adapter reports the error to the member.
+            task.state = TaskState.DELIVERED
+            task.failure = Failure(
+                kind=FailureKind.DELIVERY,
+                message="The bot could not post its status message here.",
+            )
+            await self._store.save(task)
+            raise
+        await self._store.save(task)

@@ -1,0 +1,177 @@
+"""One heap of due times and a fixed pool of workers for every tracked task.
+
+A loop per task would cost a coroutine, its frame and a timer each; 10,000 tasks
+would mean 10,000 of them waking at random. Here each task is a ``Slot`` of a few
+fields, the heap orders them by due time, one loop moves due slots to a queue and
+``concurrency`` workers run their steps. The pool size is the bound on concurrent
+provider calls, so no semaphore is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+from bot.models import Task
+
+log = logging.getLogger(__name__)
+
+
+class Slot:
+    """What is kept per task between steps: ids, due time and a few counters."""
+
+    __slots__ = (
+        "busy",
+        "callback",
+        "deadline",
+        "due",
+        "errors",
+        "id",
+        "percent",
+        "poked",
+        "provider_task_id",
+        "state",
+    )
+
+    def __init__(self, task: Task, due: float) -> None:
+        self.id = task.id
+        self.state = task.state
+        self.provider_task_id = task.provider_task_id
+        self.percent = task.progress.percent
+        self.deadline = (
+            math.inf if task.deadline_at is None else task.deadline_at.timestamp()
+        )
+        self.callback = False  # a provider callback is expected
+        self.errors = 0  # consecutive failed attempts, for back-off
+        self.due = due
+        self.busy = False  # queued or running a step
+        self.poked = False  # asked to run again as soon as the step ends
+
+
+Step = Callable[[Slot], Awaitable[None]]
+OnError = Callable[[Slot, Exception], None]
+
+
+class Scheduler:
+    """Runs ``step(slot)`` for each slot when it falls due, ``concurrency`` at once.
+
+    A step sets ``slot.due`` for its next run or calls ``remove``. If it raises,
+    ``on_error`` decides (it should set a later ``due``).
+    """
+
+    def __init__(
+        self,
+        step: Step,
+        on_error: OnError,
+        *,
+        concurrency: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._step = step
+        self._on_error = on_error
+        self._concurrency = concurrency
+        self._clock = clock
+        self._slots: dict[str, Slot] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+        self._ready: asyncio.Queue[Slot | None] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._runners: list[asyncio.Task[None]] = []
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __contains__(self, task_id: str) -> bool:
+        return task_id in self._slots
+
+    def current(self, slot: Slot) -> bool:
+        """Whether ``slot`` is still scheduled (not removed or replaced)."""
+        return self._slots.get(slot.id) is slot
+
+    def add(self, slot: Slot) -> None:
+        self._slots[slot.id] = slot
+        self._push(slot)
+
+    def remove(self, task_id: str) -> None:
+        self._slots.pop(task_id, None)
+
+    def run_now(self, task_id: str) -> None:
+        """Make the slot due now, or straight after the step it is in."""
+        slot = self._slots.get(task_id)
+        if slot is None:
+            return
+        if slot.busy:
+            slot.poked = True
+        else:
+            slot.due = self._clock()
+            self._push(slot)
+
+    def start(self) -> None:
+        self._runners.append(asyncio.create_task(self._schedule(), name="scheduler"))
+        self._runners.extend(
+            asyncio.create_task(self._work(), name=f"scheduler-worker-{n}")
+            for n in range(self._concurrency)
+        )
+
+    async def aclose(self, grace: float) -> None:
+        """Start nothing new; give running steps ``grace`` seconds, then cancel."""
+        if not self._runners:
+            return
+        scheduler, workers = self._runners[0], self._runners[1:]
+        scheduler.cancel()
+        while not self._ready.empty():
+            self._ready.get_nowait()
+        for _ in workers:
+            self._ready.put_nowait(None)
+        _, late = await asyncio.wait(workers, timeout=grace)
+        for runner in late:
+            runner.cancel()
+        await asyncio.gather(*self._runners, return_exceptions=True)
+        self._runners.clear()
+
+    def _push(self, slot: Slot) -> None:
+        heapq.heappush(self._heap, (slot.due, next(self._seq), slot.id))
+        if self._heap[0][2] == slot.id:
+            self._wake.set()
+
+    async def _schedule(self) -> None:
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle | None = None
+        try:
+            while True:
+                now = self._clock()
+                while self._heap and self._heap[0][0] <= now:
+                    due, _, task_id = heapq.heappop(self._heap)
+                    slot = self._slots.get(task_id)
+                    # Entries left behind by a reschedule or removal are skipped.
+                    if slot is None or slot.busy or slot.due != due:
+                        continue
+                    slot.busy = True
+                    self._ready.put_nowait(slot)
+                self._wake.clear()
+                if self._heap:
+                    timer = loop.call_later(self._heap[0][0] - now, self._wake.set)
+                await self._wake.wait()
+                if timer is not None:
+                    timer.cancel()
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def _work(self) -> None:
+        while (slot := await self._ready.get()) is not None:
+            try:
+                await self._step(slot)
+            except Exception as exc:
+                self._on_error(slot, exc)
+            finally:
+                slot.busy = False
+                if self.current(slot):
+                    if slot.poked:
+                        slot.poked = False
+                        slot.due = self._clock()
+                    self._push(slot)

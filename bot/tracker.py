@@ -1,0 +1,470 @@
+"""One scheduler that carries every task from submission to the user's thread.
+
+All in-flight tasks share a heap of due times, one loop that hands due tasks to a
+fixed pool of workers (the pool size bounds concurrent provider calls), and per task
+only a small ``Slot`` (ids, due time, counters). The full ``Task`` is read from the
+store only when something changed, and written only then, so 10,000 tasks polled
+every 10 s cost little memory and no database writes while nothing happens.
+
+Each step is persisted before the next one starts (submitted -> running ->
+succeeded with the result on disk -> delivered), so a crash anywhere resumes at the
+right step and, in normal operation, the user is told the outcome exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bot.errors import (
+    ConfigError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderQuotaError,
+    ProviderRateLimited,
+    ProviderRejected,
+    TaskNotFound,
+    UserInputError,
+)
+from bot.models import (
+    ChatRef,
+    Failure,
+    FailureKind,
+    GenerationRequest,
+    ImageInput,
+    Platform,
+    Progress,
+    ProviderState,
+    Task,
+    TaskState,
+    TaskStatus,
+    utcnow,
+)
+from bot.ports import (
+    ChatDirectory,
+    ChatThread,
+    PreparedImage,
+    Submission,
+    TaskStore,
+    VideoProvider,
+)
+from bot.scheduler import Scheduler, Slot
+from bot.validation import sniff_image_type
+
+log = logging.getLogger(__name__)
+
+PrepareImage = Callable[[ImageInput, GenerationRequest], Awaitable[PreparedImage]]
+
+MAX_SUBMIT_ATTEMPTS = 6
+MAX_POLL_PROTOCOL_ERRORS = 5
+MAX_DELIVERY_ATTEMPTS = 5
+# While a callback is expected, polling is only the fallback.
+CALLBACK_POLL_FACTOR = 3.0
+_NO_OUTCOME = "The video service could not make this video."
+
+
+class ChatRouter:
+    """The registered ``ChatDirectory`` per platform, shared by service and tracker."""
+
+    def __init__(self) -> None:
+        self._directories: dict[Platform, ChatDirectory] = {}
+
+    def register(self, directory: ChatDirectory) -> None:
+        self._directories[directory.platform] = directory
+
+    def thread(self, chat: ChatRef) -> ChatThread | None:
+        directory = self._directories.get(chat.platform)
+        return None if directory is None else directory.thread(chat)
+
+
+async def upload_as_is(image: ImageInput, request: GenerationRequest) -> PreparedImage:
+    """The image unchanged, for providers that take an upload of any size."""
+    return PreparedImage(
+        filename=image.filename,
+        content_type=sniff_image_type(image.data) or image.content_type,
+        data=image.data,
+    )
+
+
+class Tracker:
+    """Submits, polls, downloads and delivers every task, resuming after restarts.
+
+    Args:
+        store: where tasks live; the source of truth between steps.
+        provider: the configured video API dialect.
+        chats: finds each task's chat thread by its platform.
+        media_dir: videos are downloaded to ``media_dir/videos/<task id>.mp4``.
+        poll_interval: seconds between status queries of one task.
+        public_url: the bot's public base URL; with it, dialects that take a
+            callback get ``<public_url>/callbacks/<token>``.
+        prepare_image: fits and hosts a reference image for the provider.
+        concurrency: at most this many steps (provider calls) at once.
+        clock: wall-clock seconds, injectable so tests can jump past deadlines.
+    """
+
+    def __init__(
+        self,
+        store: TaskStore,
+        provider: VideoProvider,
+        *,
+        chats: ChatRouter,
+        media_dir: Path,
+        poll_interval: float,
+        public_url: str | None = None,
+        prepare_image: PrepareImage = upload_as_is,
+        concurrency: int = 64,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._provider = provider
+        self._chats = chats
+        self._videos = media_dir / "videos"
+        self.poll_interval = poll_interval
+        self._callback_base = (
+            public_url.rstrip("/")
+            if public_url and provider.features.callbacks
+            else None
+        )
+        self._prepare_image = prepare_image
+        self._clock = clock
+        self._scheduler = Scheduler(
+            self._step, self._on_error, concurrency=concurrency, clock=clock
+        )
+
+    @property
+    def tracked(self) -> int:
+        """How many tasks the tracker is carrying right now."""
+        return len(self._scheduler)
+
+    async def start(self) -> None:
+        """Resume every unfinished task, then start the scheduler and workers."""
+        for task in await self._store.unfinished():
+            self.track(task)
+        log.info("tracker started with %d unfinished task(s)", self.tracked)
+        self._scheduler.start()
+
+    def track(self, task: Task) -> None:
+        """Carry ``task`` on from its current state, starting now."""
+        if task.id in self._scheduler:
+            return
+        if task.state.in_flight or task.state.awaiting_delivery:
+            slot = Slot(task, self._clock())
+            slot.callback = self._callback_base is not None
+            self._scheduler.add(slot)
+
+    def poke(self, task_id: str) -> None:
+        """Query ``task_id`` now (a callback hinted at news); ignores unknown ids."""
+        self._scheduler.run_now(task_id)
+
+    def forget(self, task_id: str) -> None:
+        """Stop carrying ``task_id`` (cancelled); a step under way saves no more."""
+        self._scheduler.remove(task_id)
+
+    async def aclose(self, grace: float = 3.0) -> None:
+        """Stop: let steps under way finish for up to ``grace`` s, then cancel them.
+
+        Every step persists before moving on, so whatever is cut short is redone by
+        the next ``start``; nothing already saved is lost.
+        """
+        await self._scheduler.aclose(grace)
+
+    # -- timing ------------------------------------------------------------------------
+
+    def _due_in(self, slot: Slot, delay: float) -> None:
+        slot.due = self._clock() + delay
+        if slot.state.in_flight:
+            # Wake up for the deadline even if the provider keeps us waiting.
+            slot.due = min(slot.due, slot.deadline)
+
+    def _next_poll(self, slot: Slot) -> None:
+        factor = CALLBACK_POLL_FACTOR if slot.callback else 1.0
+        # Jitter only shortens the wait, so a finished task is noticed within one
+        # poll interval and the queries of tasks started together spread out.
+        self._due_in(slot, self.poll_interval * factor * random.uniform(0.8, 1.0))
+
+    def _backoff(self, errors: int, retry_after: float | None = None) -> float:
+        base = min(self.poll_interval, 2.0)
+        cap = max(self.poll_interval * 6, 60.0)
+        delay = min(cap, base * 2.0 ** min(errors, 16)) * random.uniform(0.5, 1.0)
+        return max(delay, retry_after or 0.0)
+
+    def _on_error(self, slot: Slot, exc: Exception) -> None:
+        if isinstance(exc, TaskNotFound):
+            log.warning("task %s vanished from the store; dropping it", slot.id)
+            self.forget(slot.id)
+            return
+        # A bug or a store failure must not stop the tracker; try again later.
+        log.error("task %s: unexpected error; will retry", slot.id, exc_info=exc)
+        slot.errors += 1
+        self._due_in(slot, self._backoff(slot.errors))
+
+    # -- steps -------------------------------------------------------------------------
+
+    async def _step(self, slot: Slot) -> None:
+        if slot.state.in_flight and self._clock() >= slot.deadline:
+            await self._fail_loaded(
+                slot,
+                Failure(kind=FailureKind.TIMEOUT, message="The video took too long."),
+            )
+        elif slot.state is TaskState.RECEIVED:
+            await self._submit(slot)
+        elif slot.state.in_flight:
+            await self._poll(slot)
+        elif slot.state.awaiting_delivery:
+            await self._deliver(slot, await self._load(slot))
+        else:
+            self.forget(slot.id)
+
+    async def _load(self, slot: Slot) -> Task:
+        task = await self._store.get(slot.id)
+        if task.state is not slot.state:
+            # Someone else moved it (a cancel); follow the store.
+            slot.state = task.state
+            if not (task.state.in_flight or task.state.awaiting_delivery):
+                self.forget(slot.id)
+        return task
+
+    async def _commit(self, slot: Slot, task: Task) -> bool:
+        """Persist ``task`` and show it; False if the task was cancelled meanwhile."""
+        if not self._scheduler.current(slot):
+            return False
+        task.updated_at = utcnow()
+        await self._store.save(task)
+        slot.state = task.state
+        slot.percent = task.progress.percent
+        slot.provider_task_id = task.provider_task_id
+        if not self._scheduler.current(slot):
+            return False
+        await self._show(task)
+        return True
+
+    async def _show(self, task: Task) -> None:
+        thread = self._chats.thread(task.chat)
+        if thread is None:
+            return
+        try:
+            await thread.edit_status(task)
+        except Exception:
+            log.exception("task %s: updating the status message failed", task.id)
+
+    async def _submit(self, slot: Slot) -> None:
+        task = await self._load(slot)
+        if task.state is not TaskState.RECEIVED:
+            return
+        request = task.request
+        callback_url = None
+        if self._callback_base is not None and task.callback_token:
+            callback_url = f"{self._callback_base}/callbacks/{task.callback_token}"
+        try:
+            image = (
+                None
+                if request.image is None
+                else await self._prepare_image(request.image, request)
+            )
+            submission = Submission(
+                request=request, image=image, callback_url=callback_url
+            )
+            provider_task_id = await self._provider.create(submission)
+        except (UserInputError, ConfigError) as exc:
+            kind = (
+                FailureKind.INVALID_INPUT
+                if isinstance(exc, UserInputError)
+                else FailureKind.PROVIDER_CONFIG
+            )
+            if isinstance(exc, ConfigError):
+                log.error("task %s cannot be submitted: %s", task.id, exc)
+            await self._fail(slot, task, Failure(kind=kind, message=exc.user_message))
+            return
+        except ProviderError as exc:
+            # A garbled answer may hide a created task: never risk paying twice.
+            failure = self._retry_or_fail(slot, exc, limit=MAX_SUBMIT_ATTEMPTS - 1)
+            if failure is not None:
+                await self._fail(slot, task, failure)
+            return
+        slot.errors = 0
+        slot.callback = callback_url is not None
+        task.provider_task_id = provider_task_id
+        task.dialect = self._provider.dialect
+        task.state = TaskState.SUBMITTED
+        log.info("task %s submitted as %s", task.id, provider_task_id)
+        if await self._commit(slot, task):
+            self._next_poll(slot)
+
+    async def _poll(self, slot: Slot) -> None:
+        if slot.provider_task_id is None:  # only a damaged row gets here
+            await self._fail_loaded(
+                slot, Failure(kind=FailureKind.PROVIDER_ERROR, message=_NO_OUTCOME)
+            )
+            return
+        try:
+            status = await self._provider.query(slot.provider_task_id)
+        except ProviderError as exc:
+            # Asking again is free, so a relay's hiccup is retried until the
+            # deadline; only a run of garbled answers gives up early.
+            garbled = isinstance(exc, ProviderProtocolError)
+            failure = self._retry_or_fail(
+                slot,
+                exc,
+                limit=MAX_POLL_PROTOCOL_ERRORS if garbled else None,
+                retry_garbled=True,
+            )
+            if failure is not None:
+                await self._fail_loaded(slot, failure)
+            return
+        slot.errors = 0
+        if status.state is ProviderState.SUCCEEDED:
+            await self._succeed(slot, status)
+        elif status.state is ProviderState.FAILED:
+            task = await self._load(slot)
+            task.progress = task.progress.advanced_to(status.progress)
+            await self._fail(
+                slot,
+                task,
+                status.failure
+                or Failure(kind=FailureKind.PROVIDER_ERROR, message=_NO_OUTCOME),
+            )
+        else:
+            await self._progress(slot, status)
+
+    async def _progress(self, slot: Slot, status: TaskStatus) -> None:
+        running = status.state is ProviderState.RUNNING
+        state = TaskState.RUNNING if running else slot.state
+        if state is not slot.state or status.progress.percent > slot.percent:
+            task = await self._load(slot)
+            if not task.state.in_flight:
+                return
+            task.state = state
+            task.progress = task.progress.advanced_to(status.progress)
+            if not await self._commit(slot, task):
+                return
+        self._next_poll(slot)
+
+    async def _succeed(self, slot: Slot, status: TaskStatus) -> None:
+        task = await self._load(slot)
+        if not task.state.in_flight or task.provider_task_id is None:
+            return
+        self._videos.mkdir(parents=True, exist_ok=True)
+        dest = self._videos / f"{task.id}.mp4"
+        try:
+            result = await self._provider.download(task.provider_task_id, status, dest)
+        except ProviderError as exc:
+            failure = self._retry_or_fail(slot, exc, limit=MAX_SUBMIT_ATTEMPTS)
+            if failure is not None:
+                await self._fail(slot, task, failure)
+            return
+        task.result = result
+        task.progress = Progress(percent=100)
+        task.state = TaskState.SUCCEEDED
+        log.info("task %s succeeded (%d bytes)", task.id, result.size_bytes)
+        if await self._commit(slot, task):
+            await self._deliver(slot, task)
+
+    async def _fail_loaded(self, slot: Slot, failure: Failure) -> None:
+        await self._fail(slot, await self._load(slot), failure)
+
+    async def _fail(self, slot: Slot, task: Task, failure: Failure) -> None:
+        if not task.can_become(TaskState.FAILED):
+            return
+        task.state = TaskState.FAILED
+        task.failure = failure
+        slot.errors = 0
+        log.info("task %s failed: %s", task.id, failure.kind.value)
+        if await self._commit(slot, task):
+            await self._deliver(slot, task)
+
+    async def _deliver(self, slot: Slot, task: Task) -> None:
+        """Post the video or the reason, then mark the task delivered."""
+        if not task.state.awaiting_delivery:
+            return
+        thread = self._chats.thread(task.chat)
+        if thread is None:
+            log.warning(
+                "task %s is %s but no %s chat is configured; it will be delivered "
+                "when one is",
+                task.id,
+                task.state.value,
+                task.chat.platform.value,
+            )
+            self.forget(slot.id)
+            return
+        try:
+            if task.state is TaskState.SUCCEEDED and task.result is not None:
+                await thread.post_video(task, task.result)
+            elif task.failure is not None:
+                await thread.post_error(task, task.failure)
+        except Exception:
+            slot.errors += 1
+            log.exception("task %s: posting the outcome failed", task.id)
+            if slot.errors < MAX_DELIVERY_ATTEMPTS:
+                self._due_in(slot, self._backoff(slot.errors))
+            elif task.state is TaskState.SUCCEEDED:
+                await self._fail(
+                    slot,
+                    task,
+                    Failure(
+                        kind=FailureKind.DELIVERY,
+                        message="The video was made but could not be posted here.",
+                    ),
+                )
+            else:
+                self.forget(slot.id)
+            return
+        task.state = TaskState.DELIVERED
+        if await self._commit(slot, task):
+            self.forget(slot.id)
+
+    def _retry_or_fail(
+        self,
+        slot: Slot,
+        exc: ProviderError,
+        *,
+        limit: int | None,
+        retry_garbled: bool = False,
+    ) -> Failure | None:
+        """Schedule a retry and return None, or say why the task failed for good.
+
+        ``limit`` bounds consecutive retries (None: until the task's deadline);
+        ``retry_garbled`` also retries answers that could not be understood.
+        """
+        retryable = exc.retryable or (
+            retry_garbled and isinstance(exc, ProviderProtocolError)
+        )
+        if retryable and (limit is None or slot.errors < limit):
+            slot.errors += 1
+            retry_after = (
+                exc.retry_after if isinstance(exc, ProviderRateLimited) else None
+            )
+            delay = self._backoff(slot.errors, retry_after)
+            log.warning(
+                "task %s: %s; retrying in %.1f s", slot.id, type(exc).__name__, delay
+            )
+            self._due_in(slot, delay)
+            return None
+        return Failure(
+            kind=_failure_kind(exc), message=exc.user_message, provider_code=exc.code
+        )
+
+
+def _failure_kind(exc: ProviderError) -> FailureKind:
+    if isinstance(exc, ProviderAuthError | ProviderQuotaError):
+        # The operator must act; the user only hears that an operator was told.
+        problem = (
+            "API key was refused"
+            if isinstance(exc, ProviderAuthError)
+            else "account is out of credit or quota"
+        )
+        log.error(
+            "The video service says the bot's %s (HTTP %s, code %s). "
+            "Check SORA_API_KEY and the provider account.",
+            problem,
+            getattr(exc, "status_code", None),
+            getattr(exc, "code", None),
+        )
+        return FailureKind.PROVIDER_CONFIG
+    if isinstance(exc, ProviderRejected):
+        return FailureKind.INVALID_INPUT
+    return FailureKind.PROVIDER_ERROR
