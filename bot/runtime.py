@@ -9,34 +9,91 @@ to ``http_app`` (aiohttp freezes its router once serving) and register their
         await discord_adapter.attach(rt, stack)   # registers routes + directory
         await rt.start()                          # HTTP server up, tasks resumed
         await rt.wait_stopped()                   # until SIGTERM/SIGINT or stop()
+
+With no ``SORA_API_KEY`` the provider is the built-in simulator on loopback, so the
+real dialect client still runs over real HTTP and trying the bot costs nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import logging
 from types import TracebackType
 from typing import Self
 
+import httpx
 from aiohttp import web
 
+from bot.callbacks import add_callback_routes
 from bot.config import Settings
+from bot.errors import ConfigError
+from bot.imaging import prepare_image
+from bot.media import MediaHost
 from bot.ports import TaskStore, VideoProvider
+from bot.providers import make_provider
 from bot.service import VideoService
+from bot.simulator import Simulator
+from bot.store import SqliteTaskStore
+from bot.tracker import ChatRouter, Tracker
+from bot.web import HttpServer, build_app
+
+log = logging.getLogger(__name__)
+
+# Status queries are small and answered fast; downloads stream, so the read timeout
+# bounds a stall between chunks, not the whole video.
+HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# One pool for every provider call; the tracker never runs more steps at once.
+TRACKER_CONCURRENCY = 64
+HTTP_LIMITS = httpx.Limits(
+    max_connections=TRACKER_CONCURRENCY,
+    max_keepalive_connections=TRACKER_CONCURRENCY,
+    keepalive_expiry=30.0,
+)
+# Shutdown must finish within 5 s of SIGTERM: the HTTP server takes up to 2 s
+# (bot.web.SHUTDOWN_TIMEOUT) and steps under way get this long to save.
+TRACKER_GRACE = 2.0
+
+
+def simulator_poll_interval(settings: Settings) -> float:
+    """Poll a simulated task about ten times over its life, so a demo is quick."""
+    return min(settings.poll_interval, max(0.2, settings.simulator_duration / 10))
 
 
 class Runtime:
-    """Contract stub; the implementation lands with the core pipeline."""
+    """Everything the bot runs on, opened in ``__aenter__`` and closed in reverse.
+
+    Args:
+        settings: the operator's configuration.
+    """
 
     settings: Settings
     store: TaskStore
     provider: VideoProvider
     service: VideoService
+    tracker: Tracker
+    media: MediaHost
     http_app: web.Application
+    http_client: httpx.AsyncClient
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.http_app = build_app()
+        self.media = MediaHost(settings.public_url)
+        self.chats = ChatRouter()
+        self.simulator: Simulator | None = None
+        self._server = HttpServer(self.http_app, settings.http_host, settings.http_port)
+        self._stack = contextlib.AsyncExitStack()
+        self._stopped = asyncio.Event()
 
     async def __aenter__(self) -> Self:
-        raise NotImplementedError
+        try:
+            await self._open()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
 
     async def __aexit__(
         self,
@@ -44,18 +101,88 @@ class Runtime:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        raise NotImplementedError
+        self.stop()
+        await self._stack.aclose()
+
+    async def _open(self) -> None:
+        settings = self.settings
+        stack = self._stack
+        self.store = await stack.enter_async_context(
+            SqliteTaskStore.open(settings.sqlite_path)
+        )
+        self.http_client = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS)
+        )
+        base_url = settings.sora_api_url
+        api_key = settings.sora_api_key
+        poll_interval = settings.poll_interval
+        if settings.use_simulator:
+            self.simulator = await stack.enter_async_context(
+                Simulator(settings.simulator_duration, allow_loopback_callbacks=True)
+            )
+            base_url = self.simulator.base_url
+            poll_interval = simulator_poll_interval(settings)
+            log.info("no SORA_API_KEY: using the built-in simulator at %s", base_url)
+        elif base_url is None:
+            raise ConfigError(
+                "SORA_API_KEY is set but SORA_API_URL is not: set it to your "
+                "provider's base URL."
+            )
+        self.provider = make_provider(
+            settings.sora_api_dialect,
+            base_url=base_url,
+            api_key=None if api_key is None else api_key.get_secret_value(),
+            client=self.http_client,
+        )
+        self.tracker = Tracker(
+            self.store,
+            self.provider,
+            chats=self.chats,
+            media_dir=settings.media_dir,
+            poll_interval=poll_interval,
+            public_url=settings.public_url,
+            prepare_image=functools.partial(
+                prepare_image, provider=self.provider, media=self.media
+            ),
+            concurrency=TRACKER_CONCURRENCY,
+        )
+        stack.push_async_callback(self.tracker.aclose, TRACKER_GRACE)
+        self.service = VideoService(
+            self.store,
+            self.provider,
+            self.tracker,
+            self.chats,
+            settings,
+            self.media,
+        )
+        secret = settings.sora_webhook_secret
+        add_callback_routes(
+            self.http_app,
+            store=self.store,
+            poke=self.tracker.poke,
+            webhook_secret=None if secret is None else secret.get_secret_value(),
+        )
+        self.media.add_routes(self.http_app)
+
+    @property
+    def port(self) -> int:
+        """The HTTP port actually bound (``HTTP_PORT=0`` picks a free one)."""
+        return self._server.port
 
     @property
     def base_url(self) -> str:
         """Where the bot's HTTP server is reachable: PUBLIC_URL or the bound address."""
-        raise NotImplementedError
+        return self.settings.public_url or self._server.url
 
     async def start(self) -> None:
-        raise NotImplementedError
+        """Serve HTTP, then resume every unfinished task."""
+        await self._server.start()
+        self._stack.push_async_callback(self._server.stop)
+        await self.tracker.start()
 
     def stop(self) -> None:
-        raise NotImplementedError
+        """Ask ``wait_stopped`` to return (signal handlers call this)."""
+        self._stopped.set()
 
     async def wait_stopped(self) -> None:
-        raise NotImplementedError
+        await self._stopped.wait()

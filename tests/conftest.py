@@ -1,15 +1,23 @@
-"""Shared fixtures: isolated settings, a real SQLite store in tmp_path."""
+"""Shared fixtures: isolated settings, a real SQLite store, the simulator, runtimes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bot.config import Settings
 from bot.store import SqliteTaskStore
+from tests.fakes.chat import RecordingChat
+
+if TYPE_CHECKING:
+    # Imported where used, so a helper's half-written module breaks only the tests
+    # that need it, not every test that loads this file.
+    from bot.runtime import Runtime
+    from bot.simulator import Simulator
 
 # Variables an operator's shell may have set that must not leak into tests.
 _ENV_NAMES = (
@@ -68,3 +76,45 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 async def store(tmp_path: Path) -> AsyncIterator[SqliteTaskStore]:
     async with SqliteTaskStore.open(tmp_path / "store.db") as opened:
         yield opened
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    """The provider simulator on loopback; tasks take half a second."""
+    from bot.simulator import Simulator
+
+    async with Simulator(duration=0.5, allow_loopback_callbacks=True) as running:
+        yield running
+
+
+@pytest.fixture
+async def make_runtime(
+    make_settings: Callable[..., Settings], simulator: Simulator
+) -> AsyncIterator[Callable[..., Awaitable[Runtime]]]:
+    """Opens real runtimes (store, tracker, HTTP server) against ``simulator``.
+
+    Each runtime gets a ``RecordingChat`` (``runtime.chat``) for the CLI platform
+    unless ``chat=`` passes one; ``start=False`` leaves it unstarted. Runtimes are
+    closed at the end of the test (or earlier with ``await runtime.__aexit__``).
+    """
+    from bot.runtime import Runtime
+
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def make(
+            *, chat: RecordingChat | None = None, start: bool = True, **env: Any
+        ) -> Runtime:
+            values: dict[str, Any] = {
+                "SORA_API_URL": simulator.base_url,
+                "SORA_API_KEY": "sk-test-key",
+            }
+            values.update(env)
+            runtime = await stack.enter_async_context(Runtime(make_settings(**values)))
+            recorder = chat or RecordingChat()
+            runtime.service.register_chat(recorder)
+            runtime.chat = recorder  # type: ignore[attr-defined]
+            if start:
+                await runtime.start()
+            return runtime
+
+        yield make

@@ -8,6 +8,7 @@ misbehave and check the core survives it.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 from bot.models import ChatRef, Failure, Platform, Task, VideoResult
@@ -19,6 +20,7 @@ class ChatEvent:
     task: Task
     video: VideoResult | None = None
     failure: Failure | None = None
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -27,6 +29,7 @@ class RecordingChat:
 
     platform: Platform = Platform.CLI
     events: list[ChatEvent] = field(default_factory=list)
+    fail_status: bool = False
     fail_edits: bool = False
     fail_posts: int = 0  # how many post_video/post_error calls raise first
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -61,6 +64,8 @@ class RecordingThread:
         self._chat = chat
 
     async def post_status(self, task: Task) -> ChatRef:
+        if self._chat.fail_status:
+            raise RuntimeError("missing permission to post here")
         self._chat.record(ChatEvent("status", task))
         return task.chat.model_copy(
             update={

@@ -1,7 +1,8 @@
-"""Builders for requests and tasks, so tests state only what matters to them."""
+"""Builders for requests and tasks, and waits on their outcome, for tests."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from typing import Any
@@ -15,6 +16,7 @@ from bot.models import (
     Platform,
     Requester,
     Task,
+    TaskState,
 )
 
 
@@ -59,3 +61,18 @@ def make_task(request: GenerationRequest | None = None, **overrides: Any) -> Tas
     }
     fields.update(overrides)
     return Task(**fields)
+
+
+async def settled(runtime: Any, task_id: str, within: float = 15.0) -> Task:
+    """The task once the store says the user was told (or it was cancelled)."""
+    async with asyncio.timeout(within):
+        while True:
+            task = await runtime.store.get(task_id)
+            if task.state in (TaskState.DELIVERED, TaskState.CANCELLED):
+                return task
+            await asyncio.sleep(0.02)
+
+
+def creates(simulator: Any) -> list[Any]:
+    """The create requests the simulator received, in order."""
+    return [r for r in simulator.requests if r.method == "POST"]
