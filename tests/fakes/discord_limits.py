@@ -185,6 +185,8 @@ class RateLimiter:
 
     def __init__(self, global_limit: int = 50, global_per: float = 1.0) -> None:
         self.global_window = _Window(global_limit, global_per)
+        # Per instance, so a test can shorten a window without waiting 5 s.
+        self.route_limits = dict(ROUTE_LIMITS)
         self._windows: dict[tuple[str, str, str], _Window] = {}
         self._hashes: dict[tuple[str, str], str] = {}
         self._forced: list[_Forced] = []
@@ -232,7 +234,7 @@ class RateLimiter:
                 raise _too_many(window.reset_after(now), scope="global", headers={})
         if not bucketed:
             return {}
-        limit, per = ROUTE_LIMITS.get((method, route), DEFAULT_LIMIT)
+        limit, per = self.route_limits.get((method, route), DEFAULT_LIMIT)
         key = (method, route, major)
         window = self._windows.get(key) or self._windows.setdefault(
             key, _Window(limit, per)

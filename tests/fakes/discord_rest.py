@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 API = "/api/v10"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BODY = web.RequestKey("body", object)
+FILES = web.RequestKey("files", list)
 
 
 def json_response(
@@ -102,7 +104,7 @@ def build_middleware(fake: FakeDiscord) -> Any:
         fake.calls.append(call)
         try:
             call.json, call.files = await read_body(request)
-            request["json"], request["files"] = call.json, call.files
+            request[BODY], request[FILES] = call.json, call.files
             headers = _gate(fake, request, call, template)
             response = await handler(request)
             response.headers.update(headers)
@@ -321,7 +323,7 @@ class RestRoutes:
         if request.match_info["app_id"] != fake.app_id:
             raise DiscordError(403, 50001, "Missing Access")
         stored = fake.store_commands(
-            request.match_info.get("guild_id"), request["json"] or []
+            request.match_info.get("guild_id"), request[BODY] or []
         )
         return json_response(stored)
 
@@ -348,7 +350,7 @@ class RestRoutes:
     async def patch_channel(self, request: web.Request) -> web.Response:
         fake = self._fake
         channel_id = request.match_info["channel_id"]
-        data = request["json"] or {}
+        data = request[BODY] or {}
         thread = fake.threads.get(channel_id)
         if thread is None:
             channel = fake.channels.get(channel_id)
@@ -386,7 +388,7 @@ class RestRoutes:
             # Sending into an archived (unlocked) thread un-archives it.
             thread.archived = False
         message = self._writer.create(
-            channel_id, request["json"] or {}, request["files"], limit=fake.upload_limit
+            channel_id, request[BODY] or {}, request[FILES], limit=fake.upload_limit
         )
         return json_response(fake.message_payload(message))
 
@@ -411,8 +413,8 @@ class RestRoutes:
             )
         self._writer.edit(
             message,
-            request["json"] or {},
-            request["files"],
+            request[BODY] or {},
+            request[FILES],
             limit=self._fake.upload_limit,
         )
         return json_response(self._fake.message_payload(message))
@@ -440,7 +442,7 @@ class RestRoutes:
                 400, 160004, "A thread has already been created for this message"
             )
         # Discord gives a thread started from a message the message's id.
-        thread = self._new_thread(message.id, channel_id, request["json"] or {})
+        thread = self._new_thread(message.id, channel_id, request[BODY] or {})
         message.thread_id = thread.id
         return json_response(fake.channel_payload(thread.id))
 
@@ -450,7 +452,7 @@ class RestRoutes:
         if channel_id not in fake.channels:
             fake.channel_payload(channel_id)
             raise DiscordError(400, 50024, "Cannot execute action on this channel type")
-        data = request["json"] or {}
+        data = request[BODY] or {}
         thread = self._new_thread(
             fake.ids.next(), channel_id, data, kind=int(data.get("type") or 11)
         )

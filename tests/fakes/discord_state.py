@@ -345,6 +345,11 @@ class DiscordState:
                 "application_id": self.app_id,
                 "version": self.ids.next(),
             }
+            if full["default_member_permissions"] is not None:
+                # Discord answers bitfields as strings, whatever the bot sent.
+                full["default_member_permissions"] = str(
+                    full["default_member_permissions"]
+                )
             if guild_id is not None:
                 full["guild_id"] = guild_id
             stored.append(full)

@@ -18,7 +18,14 @@ from aiohttp import web
 from tests.fakes.discord_gateway import GUILD_MESSAGES_INTENT
 from tests.fakes.discord_limits import DiscordError, check_message, form_error
 from tests.fakes.discord_records import EPHEMERAL, LOADING, FakeInteraction, FakeMessage
-from tests.fakes.discord_rest import API, MessageWriter, json_response, no_content
+from tests.fakes.discord_rest import (
+    API,
+    BODY,
+    FILES,
+    MessageWriter,
+    json_response,
+    no_content,
+)
 
 if TYPE_CHECKING:
     from tests.fakes.discord import FakeDiscord
@@ -66,9 +73,9 @@ class WebhookRoutes:
         if now > inter.dispatched_at + fake.ack_deadline:
             inter.late_callback_at = now
             raise unknown_interaction()
-        body = request["json"] or {}
+        body = request[BODY] or {}
         kind = body.get("type")
-        resource = self._respond(inter, kind, body.get("data") or {}, request["files"])
+        resource = self._respond(inter, kind, body.get("data") or {}, request[FILES])
         inter.response_type = kind
         inter.response = body
         inter.mark_acked(now)
@@ -172,7 +179,7 @@ class WebhookRoutes:
     async def followup(self, request: web.Request) -> web.Response:
         fake = self._fake
         inter = self._live(request)
-        data, files = request["json"] or {}, request["files"]
+        data, files = request[BODY] or {}, request[FILES]
         original = inter.original
         if inter.response_type == DEFER and original is not None and original.loading:
             check_message(data, len(files), creating=True)
@@ -203,8 +210,8 @@ class WebhookRoutes:
         message = self._target(inter, request.match_info["message_id"])
         self._writer.edit(
             message,
-            request["json"] or {},
-            request["files"],
+            request[BODY] or {},
+            request[FILES],
             limit=inter.attachment_size_limit,
         )
         # Editing the deferred response is also how it stops "thinking".
