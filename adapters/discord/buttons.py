@@ -129,6 +129,7 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
 
     prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
         label="New prompt",
+        custom_id="sora:remix-prompt",
         style=discord.TextStyle.paragraph,
         min_length=1,
         max_length=MAX_PROMPT_CHARS,

@@ -18,7 +18,6 @@ from bot.rendering import (
     progress_bar,
     settings_summary,
     state_label,
-    status_line,
 )
 
 _COLOURS: dict[TaskState, discord.Colour] = {
@@ -37,16 +36,22 @@ _MAX_DESCRIPTION = 4000
 
 
 def _progress(task: Task) -> str:
+    """Where the job is. While it runs, the time is a Discord timestamp that the
+    client counts up by itself, so the text changes only when progress does and
+    unchanged edits can be skipped."""
+    label = state_label(task)
     if task.state.in_flight:
-        return status_line(task)
-    # Frozen at the last change, so a finished job's time stops counting.
-    elapsed = format_elapsed((task.updated_at - task.created_at).total_seconds())
+        started = f"started <t:{int(task.created_at.timestamp())}:R>"
+        if task.state is TaskState.RUNNING or task.progress.percent > 0:
+            return f"{label} {progress_bar(task.progress.percent)} · {started}"
+        return f"{label} · {started}"
+    took = format_elapsed((task.updated_at - task.created_at).total_seconds())
     if task.failure is None and task.state in (
         TaskState.SUCCEEDED,
         TaskState.DELIVERED,
     ):
-        return f"{state_label(task)} {progress_bar(100)} · {elapsed}"
-    return f"{state_label(task)} · {elapsed}"
+        return f"{label} {progress_bar(100)} · took {took}"
+    return f"{label} · after {took}"
 
 
 def status_embed(task: Task) -> discord.Embed:

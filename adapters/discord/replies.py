@@ -49,18 +49,20 @@ async def report_error(interaction: discord.Interaction[Any], error: Exception) 
         error = error.original
     if isinstance(error, BotError):
         text = error.user_message
+    elif isinstance(error, app_commands.MissingPermissions):
+        # Discord hides such commands by default, but a server can show them to
+        # everyone; the bot's own check is what actually guards the settings.
+        text = "Only members with the Manage Server permission can do this."
     elif isinstance(error, app_commands.CheckFailure):
-        # The command's own permission gate (the Manage Server default): Discord
-        # normally hides such commands, so this only shows on stale clients.
         text = "You are not allowed to use this command here."
     else:
         log.error("interaction %s failed", interaction.id, exc_info=error)
         text = APOLOGY
     try:
         await reply(interaction, text)
-    except discord.HTTPException:
-        # The token may have expired or the member dismissed the message: nothing
-        # left to tell them, and the job itself is unaffected.
+    except Exception:
+        # The token may have expired, or the bot is shutting down: nothing left to
+        # tell the member, and no job depends on this answer.
         log.warning("could not tell interaction %s about its error", interaction.id)
 
 

@@ -10,7 +10,9 @@ limit of 50 requests a second.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import OrderedDict
 from typing import Literal
 
 import discord
@@ -30,17 +32,46 @@ log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
 
+# Status messages whose last rendering is remembered (a few hundred bytes each).
+_SHOWN_MEMORY = 10_000
+
 # Threads stay listed for a day after the last post; posting later un-archives them.
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
 
 
 class Pacing:
-    """The shared limits for every thread: edit coalescing and the REST budget."""
+    """The shared limits for every thread: edit coalescing and the REST budget.
+
+    It also remembers what each status message last showed, so an update that
+    changes nothing on screen (queued -> submitted, succeeded -> delivered) costs
+    no request; a bounded memory, since forgetting only costs one extra edit.
+    """
 
     def __init__(self, edit_interval: float, rest_rate: float) -> None:
         self.edits = EditCoalescer(edit_interval)
         # A small burst lets one job's post + thread go out together.
         self.bucket = TokenBucket(rest_rate, burst=max(1, int(rest_rate // 4)))
+        self._shown: OrderedDict[str, str] = OrderedDict()
+
+    def unchanged(self, message_id: str, rendered: str) -> bool:
+        return self._shown.get(message_id) == rendered
+
+    def shown(self, message_id: str, rendered: str) -> None:
+        self._shown[message_id] = rendered
+        self._shown.move_to_end(message_id)
+        if len(self._shown) > _SHOWN_MEMORY:
+            self._shown.popitem(last=False)
+
+
+def _status(task: Task) -> tuple[discord.Embed, discord.ui.View, str]:
+    """The status message's embed and buttons, and a fingerprint to compare.
+
+    A finished job gets an empty view, which removes the Cancel button.
+    """
+    embed = status_embed(task)
+    view = running_view(task.id) if task.state.in_flight else discord.ui.View()
+    fingerprint = json.dumps([embed.to_dict(), view.to_components()], sort_keys=True)
+    return embed, view, fingerprint
 
 
 class DiscordThread:
@@ -63,11 +94,11 @@ class DiscordThread:
     async def post_status(self, task: Task) -> ChatRef:
         chat = task.chat
         await self._pacing.bucket.acquire()
+        embed, view, rendered = _status(task)
         message = await self._channel(chat.channel_id).send(
-            embed=status_embed(task),
-            view=running_view(task.id),
-            allowed_mentions=NO_MENTIONS,
+            embed=embed, view=view, allowed_mentions=NO_MENTIONS
         )
+        self._pacing.shown(str(message.id), rendered)
         thread_id = chat.thread_id
         if thread_id is None:
             thread_id = await self._open_thread(message, task)
@@ -96,11 +127,13 @@ class DiscordThread:
         message = self._channel(task.chat.channel_id).get_partial_message(
             int(message_id)
         )
-        embed = status_embed(task)
-        view = running_view(task.id) if task.state.in_flight else None
+        embed, view, rendered = _status(task)
+        if self._pacing.unchanged(message_id, rendered):
+            return
 
         async def edit() -> None:
             await message.edit(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+            self._pacing.shown(message_id, rendered)
 
         self._pacing.edits.submit(message_id, edit, self._pacing.bucket)
 

@@ -1,0 +1,170 @@
+"""``/sora`` end to end: fake Discord, discord.py, the real core, the simulator."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.adapters.discord_harness import (
+    SAMPLE_MP4,
+    bot_settings,
+    custom_ids,
+    progress_of,
+    reply_text,
+    running_bot,
+    status_messages,
+    thread_of,
+    wait_for_status,
+    wait_for_thread_post,
+)
+from tests.fakes.discord import FakeDiscord
+
+pytest_plugins = ["tests.adapters.discord_fixtures"]
+
+pytestmark = pytest.mark.e2e
+
+
+def png(size: tuple[int, int] = (64, 36)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 80, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_sora_ends_with_the_mp4_in_a_thread_on_the_status_message(
+    fake: FakeDiscord, env, simulator
+):
+    async with running_bot(bot_settings(env), fake):
+        inter = await fake.send_slash("sora", {"prompt": "a corgi surfing at sunset"})
+        [status] = await wait_for_status(fake)
+        thread_id = await thread_of(fake, status)
+        [video] = await wait_for_thread_post(fake, thread_id)
+        await fake.wait_until(
+            lambda: status.edits and "Done" in progress_of(status.edits[-1])
+        )
+
+    assert inter.deferred
+    assert inter.ephemeral
+    assert inter.ack_latency is not None
+    assert inter.ack_latency < 3
+    assert f"<#{thread_id}>" in reply_text(inter)
+    assert fake.threads[thread_id].name == "a corgi surfing at sunset"
+    assert fake.attachment_bytes(video) == [SAMPLE_MP4.read_bytes()]
+    assert [cid.rsplit(":", 1)[0] + ":" for cid in custom_ids(video)] == [
+        "sora:retry:",
+        "sora:remix:",
+    ]
+    assert progress_of(status.payload).startswith("Queued")
+    assert "100%" in progress_of(status.edits[-1])
+    assert custom_ids(status.payload)[0].startswith("sora:cancel:")
+    assert status.edits[-1]["components"] == []
+
+
+async def test_status_edits_rise_from_queued_to_100_percent(
+    fake: FakeDiscord, env, simulator
+):
+    async with running_bot(bot_settings(env), fake):
+        await fake.send_slash("sora", {"prompt": "waves on a rocky shore"})
+        [status] = await wait_for_status(fake)
+        await wait_for_thread_post(fake, await thread_of(fake, status))
+
+    shown = [progress_of(status.payload)] + [progress_of(e) for e in status.edits]
+    percents = [int(s.split("%")[0].split()[-1]) for s in shown if "%" in s]
+    assert shown[0].startswith("Queued")
+    assert percents == sorted(percents)
+    assert percents[-1] == 100
+    assert any(0 < p < 100 for p in percents), shown
+
+
+async def test_sora_with_an_image_sends_it_to_the_provider(
+    fake: FakeDiscord, env, simulator
+):
+    attachment = fake.add_cdn_attachment("cat.png", png(), "image/png")
+
+    async with running_bot(bot_settings(env), fake):
+        await fake.send_slash("sora", {"prompt": "the cat dances", "image": attachment})
+        [status] = await wait_for_status(fake)
+        [video] = await wait_for_thread_post(fake, await thread_of(fake, status))
+
+    [request] = simulator.requests
+    files = [v for v in request.body.values() if not isinstance(v, str)]
+    assert len(files) == 1
+    assert files[0].content_type == "image/png"
+    assert fake.attachment_bytes(video) == [SAMPLE_MP4.read_bytes()]
+
+
+async def test_video_over_the_servers_upload_limit_becomes_a_link_with_the_reason(
+    fake: FakeDiscord, env, simulator
+):
+    async with running_bot(bot_settings(env), fake):
+        await fake.send_slash(
+            "sora", {"prompt": "a long scenic drive"}, attachment_size_limit=1024
+        )
+        [status] = await wait_for_status(fake)
+        [post] = await wait_for_thread_post(fake, await thread_of(fake, status))
+
+    assert post.attachments == []
+    assert "upload limit of 0.0 MB" in post.content
+    assert "cannot be attached here" in post.content
+
+
+async def test_moderation_failure_is_explained_in_plain_words_with_retry(
+    fake: FakeDiscord, env, simulator
+):
+    async with running_bot(bot_settings(env), fake):
+        await fake.send_slash("sora", {"prompt": "something forbidden #moderation"})
+        [status] = await wait_for_status(fake)
+        [post] = await wait_for_thread_post(fake, await thread_of(fake, status))
+        await fake.wait_until(
+            lambda: status.edits and "Failed" in progress_of(status.edits[-1])
+        )
+
+    assert "No video this time" in post.content
+    assert "blocked by the video service's review" in post.content
+    assert "{" not in post.content
+    assert post.attachments == []
+    assert [cid.split(":")[1] for cid in custom_ids(post)] == ["retry"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type", "data", "says"),
+    [
+        ("notes.txt", "text/plain", b"just words", "is not an image"),
+        (
+            "huge.png",
+            "image/png",
+            b"\x89PNG" + bytes(11 * 1024 * 1024),
+            "at most 10 MB",
+        ),
+    ],
+)
+async def test_bad_attachment_gets_a_private_error_and_nothing_is_sent(
+    fake: FakeDiscord, env, simulator, filename, content_type, data, says
+):
+    attachment = fake.add_cdn_attachment(filename, data, content_type)
+
+    async with running_bot(bot_settings(env), fake):
+        inter = await fake.send_slash(
+            "sora", {"prompt": "animate this", "image": attachment}
+        )
+        await fake.wait_until(lambda: says in reply_text(inter))
+
+    assert inter.ephemeral
+    assert simulator.requests == []
+    assert status_messages(fake) == []
+    assert not [c for c in fake.calls if c.path.startswith("/cdn/")]
+
+
+async def test_prompt_the_core_refuses_gets_a_private_error(
+    fake: FakeDiscord, env, simulator
+):
+    async with running_bot(bot_settings(env), fake):
+        inter = await fake.send_slash(
+            "sora", {"prompt": "a long one", "model": "sora-2", "duration": 25}
+        )
+        await fake.wait_until(lambda: "25-second videos need" in reply_text(inter))
+
+    assert inter.ephemeral
+    assert simulator.requests == []
+    assert status_messages(fake) == []
