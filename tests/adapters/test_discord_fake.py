@@ -472,3 +472,86 @@ async def test_unknown_routes_are_json_404s(fake: FakeDiscord) -> None:
         headers = {"Authorization": "Bot wrong"}
         async with http.get(f"{fake.api_url}/users/@me", headers=headers) as response:
             assert response.status == 401
+
+
+async def test_archived_threads_refuse_edits_and_reopen_on_a_post(
+    fake: FakeDiscord,
+) -> None:
+    result = outcome()
+
+    def register(tree: Any, guild: discord.Object) -> None:
+        @tree.command(name="archive", description="Archive", guild=guild)
+        async def archive(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(ephemeral=True)
+            channel: Any = interaction.channel
+            thread = await (await channel.send("status")).create_thread(name="job")
+            note = await thread.send("working")
+            await thread.edit(archived=True)
+            try:
+                await note.edit(content="edited")
+            except discord.HTTPException as error:
+                refused = (error.status, error.code)
+            await thread.send("video")
+            await interaction.followup.send("queued", ephemeral=True)
+            result.set_result((thread.id, refused))
+
+    async with bot(fake, register):
+        inter = await fake.send_slash("archive")
+        thread_id, refused = await asyncio.wait_for(result, 5)
+
+    assert refused == (400, 50083)
+    thread = fake.threads[str(thread_id)]
+    assert not thread.archived
+    assert thread.edits == [{"archived": True}]
+    assert [m.content for m in fake.messages(thread_id)] == ["working", "video"]
+    # An ephemeral defer stays ephemeral: its reply is not in the channel.
+    assert inter.ephemeral
+    assert inter.content == "queued"
+    assert inter.original not in fake.messages(fake.channel_id)
+
+
+async def test_reply_with_a_file_and_replacing_it_by_edit(fake: FakeDiscord) -> None:
+    result = outcome()
+
+    def register(tree: Any, guild: discord.Object) -> None:
+        @tree.command(name="file", description="File", guild=guild)
+        async def file(interaction: discord.Interaction) -> None:
+            first = discord.File(io.BytesIO(b"one"), "one.txt")
+            await interaction.response.send_message("here", file=first)
+            second = discord.File(io.BytesIO(b"two"), "two.txt")
+            await interaction.edit_original_response(attachments=[second])
+            result.set_result(None)
+
+    async with bot(fake, register):
+        inter = await fake.send_slash("file")
+        await asyncio.wait_for(result, 5)
+        call = await fake.wait_for(("PATCH", "/webhooks/"))
+
+    assert inter.response_type == 4
+    assert inter.original is not None
+    assert fake.attachment_bytes(inter.original) == [b"two"]
+    assert [e["attachments"] for e in inter.original.edits] == [
+        [{"id": 0, "filename": "two.txt"}]
+    ]
+    assert [f.filename for f in call.files] == ["two.txt"]
+
+
+async def test_member_chunk_requests_are_answered_with_their_nonce(
+    fake: FakeDiscord,
+) -> None:
+    fake.user("carol")
+    # The members intent without presences makes discord.py chunk at startup.
+    intents = discord.Intents.default()
+    intents.members = True
+    client = discord.Client(intents=intents, guild_ready_timeout=0.05)
+    task = asyncio.create_task(client.start(fake.token))
+    try:
+        # Without the echoed nonce discord.py waits for the chunk and never gets ready.
+        await asyncio.wait_for(client.wait_until_ready(), 3)
+        guild = client.get_guild(int(fake.guild_id))
+        assert guild is not None
+        assert guild.chunked
+        assert guild.get_member(int(fake.user("carol")["id"])) is not None
+    finally:
+        await client.close()
+        await task

@@ -310,10 +310,18 @@ class FakeDiscord(DiscordState):
             method, prefix = match
             predicate = lambda c: c.method == method and c.path.startswith(prefix)  # noqa: E731
 
+        cursor = since
+
         def found() -> Call | None:
-            return next(
-                (c for c in self.calls[since:] if c.status and predicate(c)), None
-            )
+            # Skip what was already checked; unfinished calls (status 0) stay in view.
+            nonlocal cursor
+            calls = self.calls
+            for index in range(cursor, len(calls)):
+                if calls[index].status and predicate(calls[index]):
+                    return calls[index]
+            while cursor < len(calls) and calls[cursor].status:
+                cursor += 1
+            return None
 
         try:
             return await self.wait_until(found, timeout)
