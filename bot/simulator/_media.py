@@ -75,10 +75,21 @@ async def fetch_image(session: aiohttp.ClientSession, url: str) -> Fetched:
                 return Fetched(
                     b"", None, f"downloading it answered HTTP {response.status}"
                 )
-            data = await response.content.read(MAX_IMAGE_BYTES + 1)
+            data = await _read_at_most(response.content, MAX_IMAGE_BYTES + 1)
             content_type = response.headers.get("Content-Type", "")
     except (aiohttp.ClientError, TimeoutError) as exc:
         return Fetched(b"", None, f"it could not be downloaded ({type(exc).__name__})")
     name = url.rsplit("/", 1)[-1].split("?", 1)[0] or "image"
     record = FileRecord.of(name, content_type, data)
     return Fetched(data, record)
+
+
+async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """Up to ``limit`` bytes (``read(n)`` alone may stop at a chunk boundary)."""
+    data = bytearray()
+    while len(data) < limit:
+        chunk = await stream.read(limit - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)

@@ -108,7 +108,7 @@ async def test_reference_image_of_another_size_is_refused(
         ({"model": "sora-3", "prompt": "x"}, "model"),
         ({"model": "sora-2", "prompt": "x", "size": "1920x1080"}, "size"),
         ({"model": "sora-2", "prompt": "x", "seconds": "20"}, "seconds"),
-        ({"model": "sora-2", "prompt": "x", "seconds": "25"}, "duration"),
+        ({"model": "sora-2", "prompt": "x", "seconds": "25"}, "seconds"),
         ({"model": "sora-2", "prompt": "x", "size": "1792x1024"}, "size"),
         ({"model": "sora-2", "prompt": "x", "watermark": "yes"}, "watermark"),
         ({"model": "sora-2", "prompt": "x", "duration": "10"}, "duration"),
@@ -124,6 +124,7 @@ async def test_bad_forms_are_refused_naming_the_field(
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["param"] == field
+    assert field in error["message"]
     assert error["type"] == "invalid_request_error"
 
 

@@ -181,12 +181,15 @@ def newapi_error(
     return {"error": error}
 
 
-def check_model_rules(model: str, seconds: int, *, hd: bool = False) -> None:
+def check_model_rules(
+    model: str, seconds: int, *, hd: bool = False, seconds_field: str = "duration"
+) -> None:
     """Only sora-2-pro makes 25 s and HD videos (at 25 s HD has no effect)."""
     if seconds in PRO_ONLY_SECONDS and model != PRO_MODEL:
-        raise Invalid("duration", f"{seconds}-second videos need {PRO_MODEL}")
+        message = f"{seconds}-second videos need {PRO_MODEL}"
+        raise Invalid(seconds_field, f"{seconds_field}: {message}")
     if hd and model != PRO_MODEL:
-        raise Invalid("hd", f"hd is only supported by {PRO_MODEL}")
+        raise Invalid("hd", f"hd: HD is only supported by {PRO_MODEL}")
 
 
 def check_callback_url(field: str, url: str, *, allow_loopback: bool) -> None:
@@ -279,10 +282,10 @@ class Fields:
         listed = ", ".join(_show(c) for c in choices)
         raise self._wrong(name, f"one of {listed}", value)
 
-    def boolean(self, name: str) -> bool:
+    def boolean(self, name: str, *, default: bool = False) -> bool:
         value = self._get(name, False)
         if value is None:
-            return False
+            return default
         if not isinstance(value, bool):
             raise self._wrong(name, "true or false", value)
         return value
@@ -297,6 +300,14 @@ class Fields:
             raise self._wrong(name, f"an integer >= {minimum}", value)
         return value
 
+    def number(self, name: str, *, required: bool = False) -> float | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._wrong(name, "a number", value)
+        return float(value)
+
     def url(self, name: str) -> str | None:
         value = self.string(name)
         if not value:
@@ -304,8 +315,10 @@ class Fields:
         _absolute_url(self._prefix + name, value)
         return value
 
-    def url_list(self, name: str, *, max_items: int = 0) -> list[str]:
-        value = self._get(name, False)
+    def url_list(
+        self, name: str, *, max_items: int = 0, required: bool = False
+    ) -> list[str]:
+        value = self._get(name, required)
         if value is None:
             return []
         full = self._prefix + name

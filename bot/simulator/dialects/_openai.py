@@ -70,9 +70,9 @@ class OpenAI(Dialect):
         size = fields.choice("size", _SIZES) or "720x1280"
         seconds = fields.choice("seconds", _SECONDS) or "4"
         watermark = fields.choice("watermark", ("true", "false")) == "true"
-        check_model_rules(model, int(seconds))
+        check_model_rules(model, int(seconds), seconds_field="seconds")
         if size in _PRO_SIZES and model != "sora-2-pro":
-            raise Invalid("size", f"size {size} is only available with sora-2-pro")
+            raise Invalid("size", f"size: {size} is only available with sora-2-pro")
         reference = body.get("input_reference")
         if reference is not None and not isinstance(reference, Upload):
             raise Invalid(
