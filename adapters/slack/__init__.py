@@ -36,6 +36,9 @@ EVENTS_PATH = "/slack/events"
 # Shutdown must finish within a few seconds; edits still waiting for budget are
 # dropped (a restarted bot edits the status again when it resumes the task).
 FLUSH_TIMEOUT = 2.0
+# Progress every couple of seconds is plenty to watch; the workspace budget slows
+# it further when many jobs run.
+EDIT_INTERVAL = 2.0
 
 
 def _events_handler(
@@ -48,8 +51,19 @@ def _events_handler(
     return handle
 
 
-async def attach(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
-    """Register the Slack directory and routes; connect Socket Mode if configured."""
+async def attach(
+    runtime: Runtime,
+    stack: contextlib.AsyncExitStack,
+    *,
+    edit_interval: float = EDIT_INTERVAL,
+) -> None:
+    """Register the Slack directory and routes; connect Socket Mode if configured.
+
+    Args:
+        runtime: the bot's runtime (before ``start``).
+        stack: cleanups are pushed here; they run before the runtime closes.
+        edit_interval: seconds between two edits of one status message.
+    """
     settings = runtime.settings
     if settings.slack_bot_token is None or not settings.slack_enabled:
         raise ConfigError(
@@ -64,7 +78,10 @@ async def attach(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
         token, base_url=settings.slack_api_url, session=session, budget=budget
     )
     directory = SlackDirectory(
-        client, uploader=VideoUploader(client, session), budget=budget
+        client,
+        uploader=VideoUploader(client, session),
+        budget=budget,
+        min_interval=edit_interval,
     )
     stack.push_async_callback(_flush, directory)
     runtime.service.register_chat(directory)

@@ -62,7 +62,7 @@ class SlackThread:
 
     async def edit_status(self, task: Task) -> None:
         ts = task.chat.status_message_id
-        if ts is None:
+        if ts is None or self._directory.closed:
             return
         key = f"{task.chat.channel_id}/{ts}"
         edit = functools.partial(self._update, task.chat.channel_id, ts, task)
@@ -118,10 +118,16 @@ class SlackDirectory:
         self.uploader = uploader
         self.budget = budget
         self.edits = EditCoalescer(min_interval)
+        self.closed = False
 
     def thread(self, chat: ChatRef) -> SlackThread:
         return SlackThread(self)
 
     async def aclose(self) -> None:
-        """Send the newest pending edit of every status message, then stop."""
+        """Send the newest pending edit of every status message, then stop.
+
+        Later edits are dropped: the HTTP session is about to close, and a restarted
+        bot shows each resumed task's state again anyway.
+        """
+        self.closed = True
         await self.edits.aclose()

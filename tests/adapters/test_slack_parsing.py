@@ -1,0 +1,179 @@
+"""The /sora and /sora-admin syntax, and reading the form back."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.slack.blocks import generation_modal
+from adapters.slack.convert import (
+    SlackFile,
+    build_request,
+    check_image_file,
+    pick_image,
+    read_generation_view,
+    slack_chat,
+)
+from adapters.slack.parsing import (
+    CommandSyntaxError,
+    LimitCommand,
+    PrivateCommand,
+    ShowSettings,
+    parse_admin,
+    parse_command,
+)
+from bot.config import DEFAULT_MODELS
+from bot.errors import UserInputError
+from bot.models import Orientation, Requester
+
+
+def test_flags_anywhere_are_taken_out_of_the_prompt():
+    options = parse_command("a corgi --pro surfing --portrait --15s at sunset --hd")
+
+    assert options.prompt == "a corgi surfing at sunset"
+    assert options.pro
+    assert options.orientation is Orientation.PORTRAIT
+    assert options.seconds == 15
+    assert options.hd
+    assert not options.private
+
+
+def test_smart_dashes_typed_by_macos_still_count_as_flags():
+    options = parse_command("a corgi \u2014private \u2013pro")
+
+    assert options.prompt == "a corgi"
+    assert options.private
+    assert options.pro
+
+
+def test_unknown_flag_is_refused_with_the_syntax():
+    with pytest.raises(CommandSyntaxError) as refused:
+        parse_command("a corgi --fast")
+
+    assert "`--fast`" in refused.value.user_message
+    assert "/sora <prompt>" in refused.value.user_message
+
+
+def test_dashes_inside_words_stay_in_the_prompt():
+    options = parse_command("a well-known cat -- jumping")
+
+    assert options.prompt == "a well-known cat -- jumping"
+
+
+def test_only_flags_leaves_an_empty_prompt_for_the_form():
+    assert parse_command("--pro").prompt == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ShowSettings()),
+        ("private on", PrivateCommand(True)),
+        ("private OFF <#C123|general>", PrivateCommand(False, "C123")),
+        ("limit 5", LimitCommand(5)),
+    ],
+)
+def test_admin_commands(text, expected):
+    assert parse_admin(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["private", "private maybe", "limit x", "limit 0", "x"]
+)
+def test_bad_admin_commands_are_refused(text):
+    with pytest.raises(CommandSyntaxError):
+        parse_admin(text)
+
+
+def test_plain_channel_name_is_refused_because_slack_did_not_link_it():
+    with pytest.raises(CommandSyntaxError, match="not a channel"):
+        parse_admin("private on #general")
+
+
+def _request(text: str):
+    return build_request(
+        parse_command(text),
+        models=DEFAULT_MODELS,
+        default_model="sora-2",
+        requester=Requester(user_id="U1"),
+        chat=slack_chat("T1", "C1"),
+    )
+
+
+def test_pro_flag_picks_the_pro_model_and_its_first_length():
+    request = _request("a corgi --pro")
+
+    assert request.model == "sora-2-pro"
+    assert request.seconds == 10
+
+
+def test_default_request_uses_the_default_model():
+    request = _request("a corgi")
+
+    assert (request.model, request.chat.workspace_id, request.chat.channel_id) == (
+        "sora-2",
+        "T1",
+        "C1",
+    )
+
+
+def test_form_reads_back_what_was_chosen():
+    view = generation_modal({"channel": "C9"}, DEFAULT_MODELS, "sora-2")
+    file = {"id": "F1", "name": "cat.png", "mimetype": "image/png", "size": 10}
+    values = {
+        "prompt": {"value": {"value": "  a cat  "}},
+        "model": {"value": {"selected_option": {"value": "sora-2-pro"}}},
+        "seconds": {"value": {"selected_option": {"value": "25"}}},
+        "orientation": {"value": {"selected_option": {"value": "portrait"}}},
+        "extras": {"value": {"selected_options": [{"value": "hd"}]}},
+        "image": {"value": {"files": [{**file, "url_private": "https://x/cat.png"}]}},
+    }
+
+    form = read_generation_view({**view, "state": {"values": values}})
+
+    assert form.options.prompt == "a cat"
+    assert form.options.model == "sora-2-pro"
+    assert form.options.seconds == 25
+    assert form.options.orientation is Orientation.PORTRAIT
+    assert form.options.hd
+    assert not form.options.private
+    assert form.file is not None
+    assert form.file.url == "https://x/cat.png"
+    assert form.metadata == {"channel": "C9"}
+
+
+def test_form_falls_back_to_the_shortcut_image_in_its_metadata():
+    image = SlackFile("F2", "dog.jpg", "image/jpeg", "jpg", 5, "https://x/dog.jpg")
+    view = generation_modal(
+        {"channel": "C1", "image": image.as_payload()}, DEFAULT_MODELS, "sora-2"
+    )
+    values = {"prompt": {"value": {"value": "a dog"}}}
+
+    form = read_generation_view({**view, "state": {"values": values}})
+
+    assert form.file == image
+
+
+def test_pick_image_skips_files_that_are_not_pictures():
+    files = [
+        {"id": "F1", "name": "notes.pdf", "mimetype": "application/pdf"},
+        {"id": "F2", "name": "cat.webp", "mimetype": "image/webp", "filetype": "webp"},
+    ]
+
+    picked = pick_image(files)
+
+    assert picked is not None
+    assert picked.id == "F2"
+
+
+@pytest.mark.parametrize(
+    ("mimetype", "size", "message"),
+    [
+        ("application/pdf", 100, "not a JPEG, PNG or WebP"),
+        ("image/png", 11 * 1024 * 1024, "at most 10 MB"),
+    ],
+)
+def test_files_slack_already_describes_as_unusable_are_refused(mimetype, size, message):
+    file = SlackFile("F1", "x", mimetype, "", size, "https://x/x")
+
+    with pytest.raises(UserInputError, match=message):
+        check_image_file(file)

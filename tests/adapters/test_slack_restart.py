@@ -1,0 +1,114 @@
+"""A bot killed mid-job (SIGKILL) finishes the job once, in the same thread, on restart.
+
+The bot runs as a real ``sorabot run`` subprocess configured only through its
+environment; the fake Slack and the simulator live in the test process, so they
+keep their state while the bot dies and comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.simulator import Simulator
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_bot import (
+    SAMPLE_MP4,
+    SIM_KEY,
+    all_done,
+    bot_env,
+    eventually,
+    status_messages,
+)
+from tests.fakes.slack_payloads import CHANNEL, HttpDelivery, slash_command
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    async with Simulator(4.0, api_key=SIM_KEY) as simulator:
+        yield simulator
+
+
+def _read(log: Path) -> str:
+    return log.read_text(errors="replace")
+
+
+async def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(  # noqa: ASYNC220 - a handle is all we need
+            [sys.executable, "-m", "bot", "run"],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{env['HTTP_PORT']}/healthz"
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            if process.poll() is not None:
+                raise AssertionError(_read(log))
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"the bot did not start:\n{_read(log)}")
+
+
+async def test_sigkill_mid_job_then_restart_delivers_once_in_the_same_thread(
+    tmp_path, fake, simulator
+):
+    env = {**bot_env(tmp_path, fake, simulator), "HTTP_PORT": str(_free_port())}
+    log = tmp_path / "bot.log"
+    url = f"http://127.0.0.1:{env['HTTP_PORT']}/slack/events"
+    process = await _start(env, log)
+    try:
+        async with aiohttp.ClientSession() as session:
+            ack = await HttpDelivery(url, session).command(
+                slash_command(fake, "a corgi that survives")
+            )
+        assert ack.status == 200
+        await fake.wait_for(
+            "chat.update", where=lambda c: "Generating" in str(c.args), within=10
+        )
+        process.send_signal(signal.SIGKILL)
+        process.wait(5)
+        assert fake.uploaded_files == []
+
+        process = await _start(env, log)
+        await fake.wait_for("files.completeUploadExternal", within=20)
+        await eventually(lambda: all_done(fake, CHANNEL))
+    finally:
+        process.terminate()
+        process.wait(10)
+
+    [status] = status_messages(fake, CHANNEL)
+    [video] = fake.uploaded_files
+    assert video.thread_ts == status.ts
+    assert video.data == SAMPLE_MP4.read_bytes()
+    assert len(simulator.requests) == 1
