@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import io
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import discord
+from PIL import Image
 
 from tests.fakes.discord_gateway import GUILD_MESSAGES_INTENT, Gateway
 from tests.fakes.discord_limits import DiscordError, RateLimiter
@@ -296,13 +298,12 @@ class DiscordState:
         if extra.get("description"):
             payload["description"] = extra["description"]
         if stored.content_type.startswith("image/"):
-            try:
-                from PIL import Image
-
-                with Image.open(io.BytesIO(stored.data)) as image:
-                    payload["width"], payload["height"] = image.size
-            except Exception:  # noqa: S110 - not an image after all: no dimensions, like Discord
-                pass
+            # Discord reports dimensions only for files it can decode as images.
+            with (
+                contextlib.suppress(OSError, ValueError),
+                Image.open(io.BytesIO(stored.data)) as image,
+            ):
+                payload["width"], payload["height"] = image.size
         return payload
 
     def store_upload(
@@ -316,6 +317,8 @@ class DiscordState:
         self, filename: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> dict[str, Any]:
         """A user's upload: returns the resolved attachment payload for an option."""
+        if not self.port:
+            raise RuntimeError("start the fake first: the URL needs its port")
         return self.store_upload("0", FakeFile(filename, content_type, data), {})
 
     def attachment_bytes(self, message: FakeMessage | str) -> list[bytes]:
