@@ -8,6 +8,17 @@ this from ``DISCORD_API_URL`` / ``DISCORD_GATEWAY_URL``).
 
 Tests drive users (``send_slash``, ``click``, ``submit_modal``) and assert on
 ``calls``, ``messages(channel_id)``, ``threads`` and the returned interactions.
+
+Rules enforced, as on Discord: the 3 s ack (``ack_deadline``; late -> 404 10062,
+twice -> 400 40060), the interaction token lifetime (``token_lifetime``; then
+401 50027, counted in ``invalid_token_calls``), message/embed/component limits
+(400 50035), 10 attachments, the upload limit (``upload_limit`` or the
+interaction's ``attachment_size_limit``; 413 40005), rate limits with real
+headers (``limiter.route_limits``: 5 posts and 5 edits per 5 s per channel or
+thread; 50 req/s global for bot-token routes; 429s counted in ``rate_limited``
+per route template; ``force_429`` for more), archived threads (400 50083).
+Gateway echoes (MESSAGE_CREATE/UPDATE/DELETE, THREAD_CREATE/UPDATE) follow the
+intents the client identified with.
 """
 
 from __future__ import annotations
