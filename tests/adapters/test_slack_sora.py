@@ -157,7 +157,7 @@ async def test_rule_broken_after_parsing_is_answered_privately(bot: Bot):
 async def _responses(bot: Bot, count: int = 1) -> list[dict]:
     async def answered() -> list[dict]:
         while True:
-            found = [r for uses in bot.fake.responses.values() for r in uses]
+            found = bot.fake.responses_sent()
             if len(found) >= count:
                 return found
             await asyncio.sleep(0.02)

@@ -74,6 +74,7 @@ class _Waiter:
     match: Callable[[Call], bool]
     count: int
     future: asyncio.Future[list[Call]]
+    found: list[Call]
 
 
 def _blocks(value: Any) -> list[dict[str, Any]]:
@@ -121,6 +122,8 @@ class FakeSlack:
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
+        # The next N uploads answer HTTP 500, to exercise failed deliveries.
+        self.fail_uploads = 0
 
     # --------------------------------------------------------------- lifecycle
 
@@ -207,6 +210,10 @@ class FakeSlack:
 
     # ---------------------------------------------------------------- queries
 
+    def responses_sent(self) -> list[dict[str, Any]]:
+        """Everything posted to any ``response_url``, per URL in order."""
+        return [payload for uses in self.responses.values() for payload in uses]
+
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
@@ -229,7 +236,7 @@ class FakeSlack:
         if len(found) >= count:
             return found
         future: asyncio.Future[list[Call]] = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(match, count, future)
+        waiter = _Waiter(match, count, future, found)
         self._waiters.append(waiter)
         try:
             return await asyncio.wait_for(future, within)
@@ -319,12 +326,12 @@ class FakeSlack:
 
     def _record(self, call: Call) -> None:
         self.calls.append(call)
-        for waiter in list(self._waiters):
+        for waiter in self._waiters:
             if waiter.future.done() or not waiter.match(call):
                 continue
-            found = [c for c in self.calls if waiter.match(c)]
-            if len(found) >= waiter.count:
-                waiter.future.set_result(found)
+            waiter.found.append(call)
+            if len(waiter.found) >= waiter.count:
+                waiter.future.set_result(waiter.found)
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
         args: dict[str, Any] = dict(request.query)
@@ -478,6 +485,9 @@ class FakeSlack:
         upload = self._pending_uploads.get(request.match_info["file_id"])
         if upload is None:
             return web.Response(status=404, text="unknown upload")
+        if self.fail_uploads:
+            self.fail_uploads -= 1
+            return web.Response(status=500, text="upload failed")
         chunks = [chunk async for chunk in request.content.iter_chunked(1 << 16)]
         upload.data = b"".join(chunks)
         return web.Response(text=f"OK - {len(upload.data)}")

@@ -1,0 +1,130 @@
+"""After the job: remixing, failed uploads, 429s on posting, and moderators' cancel."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from adapters.slack.blocks import CANCEL_ACTION, REMIX_ACTION, RETRY_ACTION
+from bot.simulator import Simulator
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_bot import (
+    SIM_KEY,
+    all_done,
+    bot_env,
+    bot_settings,
+    buttons,
+    events_url,
+    eventually,
+    headline,
+    running_bot,
+    status_messages,
+)
+from tests.fakes.slack_payloads import (
+    CHANNEL,
+    HttpDelivery,
+    block_action,
+    slash_command,
+    view_submission,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    async with Simulator(0.6, api_key=SIM_KEY) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def slack(tmp_path, fake, simulator) -> AsyncIterator[HttpDelivery]:
+    env = bot_env(tmp_path, fake, simulator)
+    async with running_bot(bot_settings(env)) as runtime, aiohttp.ClientSession() as s:
+        yield HttpDelivery(events_url(runtime), s)
+
+
+async def _one_finished_job(fake: FakeSlack, slack: HttpDelivery, prompt: str) -> str:
+    await slack.command(slash_command(fake, prompt))
+    await fake.wait_for("files.completeUploadExternal")
+    await eventually(lambda: all_done(fake, CHANNEL))
+    return status_messages(fake, CHANNEL)[0].ts
+
+
+async def test_remix_opens_a_form_with_the_prompt_and_starts_a_new_job(
+    fake, simulator, slack
+):
+    ts = await _one_finished_job(fake, slack, "a corgi on a beach")
+    [status] = status_messages(fake, CHANNEL)
+    task_id = buttons(status.blocks)[REMIX_ACTION]
+
+    await slack.interactive(block_action(fake, REMIX_ACTION, task_id, message_ts=ts))
+    [opened] = await fake.wait_for("views.open")
+    view = next(iter(fake.views.values()))
+    assert "a corgi on a beach" in str(opened.args["view"])
+    prompt = {"prompt": {"value": {"type": "plain_text_input", "value": "on the moon"}}}
+    await slack.interactive(view_submission(fake, view, prompt))
+
+    await fake.wait_for("files.completeUploadExternal", count=2)
+    assert [r.body["prompt"] for r in simulator.requests] == [
+        "a corgi on a beach",
+        "on the moon",
+    ]
+
+
+async def test_video_that_cannot_be_uploaded_ends_with_a_plain_reason_in_the_thread(
+    fake, simulator, slack
+):
+    fake.fail_uploads = 100
+
+    await slack.command(slash_command(fake, "a corgi nobody will see"))
+
+    await eventually(lambda: len(fake.thread_messages(CHANNEL, _ts(fake))) > 1, 30)
+    [_, note] = fake.thread_messages(CHANNEL, _ts(fake))
+    assert "The video was made but could not be posted here." in note.text
+    assert RETRY_ACTION in buttons(note.blocks)
+    assert fake.uploaded_files == []
+
+
+def _ts(fake: FakeSlack) -> str:
+    messages = status_messages(fake, CHANNEL)
+    return messages[0].ts if messages else "none"
+
+
+async def test_429_on_posting_is_waited_out_for_its_retry_after(fake, simulator, slack):
+    fake.force_429("chat.postMessage", retry_after=1)
+
+    await slack.command(slash_command(fake, "a patient corgi"))
+
+    await fake.wait_for("files.completeUploadExternal")
+    refused, posted = fake.calls_of("chat.postMessage")
+    assert refused.status == 429
+    assert posted.at - refused.at >= 1
+    assert len(status_messages(fake, CHANNEL)) == 1
+
+
+async def test_workspace_admin_may_cancel_someone_elses_job(fake, simulator, slack):
+    simulator.duration = 30
+    fake.add_user("U0BOSS", owner=True)
+    await slack.command(slash_command(fake, "a corgi the boss stops"))
+    await eventually(lambda: len(status_messages(fake, CHANNEL)) == 1)
+    [status] = status_messages(fake, CHANNEL)
+    task_id = buttons(status.blocks)[CANCEL_ACTION]
+
+    started = time.monotonic()
+    await slack.interactive(
+        block_action(fake, CANCEL_ACTION, task_id, user_id="U0BOSS")
+    )
+
+    await eventually(lambda: headline(status.blocks).startswith("Cancelled"))
+    assert time.monotonic() - started < 5
+    assert fake.responses_sent() == []
