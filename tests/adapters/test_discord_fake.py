@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import io
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -31,7 +31,8 @@ def png(width: int, height: int) -> bytes:
 
 
 PNG = png(2, 3)
-Register = Callable[[app_commands.CommandTree[discord.Client], discord.Object], None]
+Tree = app_commands.CommandTree[discord.Client]
+Register = Callable[[Tree, discord.Object], None]
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
 @contextlib.asynccontextmanager
 async def bot(fake: FakeDiscord, register: Register) -> AsyncIterator[discord.Client]:
     client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05)
-    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
+    tree: Tree = app_commands.CommandTree(client)
     guild = discord.Object(int(fake.guild_id))
     register(tree, guild)
 
@@ -79,7 +80,7 @@ async def test_slash_with_attachment_runs_defer_followup_send_thread_and_edits(
 ) -> None:
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="ask", description="Ask", guild=guild)
         @app_commands.default_permissions(manage_guild=True)
         @app_commands.choices(size=[app_commands.Choice(name="Small", value="s")])
@@ -92,7 +93,9 @@ async def test_slash_with_attachment_runs_defer_followup_send_thread_and_edits(
             await interaction.response.defer(thinking=True)
             data = await image.read()
             first = await interaction.followup.send(
-                f"read {len(data)}", file=discord.File(io.BytesIO(data), "echo.png")
+                f"read {len(data)}",
+                file=discord.File(io.BytesIO(data), "echo.png"),
+                wait=True,
             )
             assert interaction.channel is not None
             status = await interaction.channel.send(f"status: {prompt}")  # type: ignore[union-attr]
@@ -144,7 +147,7 @@ async def test_late_defer_gets_unknown_interaction(fake: FakeDiscord) -> None:
     fake.ack_deadline = 0.2
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="slow", description="Slow", guild=guild)
         async def slow(interaction: discord.Interaction) -> None:
             await asyncio.sleep(0.3)
@@ -164,7 +167,7 @@ async def test_late_defer_gets_unknown_interaction(fake: FakeDiscord) -> None:
 
 
 async def test_second_ack_is_rejected_with_40060(fake: FakeDiscord) -> None:
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="once", description="Once", guild=guild)
         async def once(interaction: discord.Interaction) -> None:
             await interaction.response.send_message("hi", ephemeral=True)
@@ -187,7 +190,7 @@ async def test_token_expires_after_its_lifetime(fake: FakeDiscord) -> None:
     fake.token_lifetime = 0.3
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="long", description="Long", guild=guild)
         async def long(interaction: discord.Interaction) -> None:
             await interaction.response.defer()
@@ -210,7 +213,7 @@ async def test_token_expires_after_its_lifetime(fake: FakeDiscord) -> None:
 async def test_forced_429s_are_retried_by_discord_py(fake: FakeDiscord) -> None:
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="post", description="Post", guild=guild)
         async def post(interaction: discord.Interaction) -> None:
             await interaction.response.defer()
@@ -241,7 +244,7 @@ async def test_rate_limit_headers_make_discord_py_wait_instead_of_429(
     fake.limiter.route_limits[("POST", "/channels/{channel_id}/messages")] = (2, 0.3)
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="burst", description="Burst", guild=guild)
         async def burst(interaction: discord.Interaction) -> None:
             await interaction.response.defer()
@@ -267,7 +270,7 @@ async def test_global_limit_answers_a_global_429_that_discord_py_waits_out(
 ) -> None:
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="many", description="Many", guild=guild)
         async def many(interaction: discord.Interaction) -> None:
             await interaction.response.defer()
@@ -289,7 +292,7 @@ async def test_uploads_over_the_limit_get_413(fake: FakeDiscord) -> None:
     fake.upload_limit = 1000
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="upload", description="Upload", guild=guild)
         async def upload(interaction: discord.Interaction) -> None:
             await interaction.response.defer()
@@ -325,13 +328,13 @@ async def test_discord_limits_on_content_embeds_and_thread_names(
     fake.limiter.route_limits[("POST", "/channels/{channel_id}/messages")] = (50, 1.0)
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="limits", description="Limits", guild=guild)
         async def limits(interaction: discord.Interaction) -> None:
             await interaction.response.defer()
             channel: Any = interaction.channel
             codes = []
-            attempts = (
+            attempts: tuple[Callable[[], Awaitable[Any]], ...] = (
                 lambda: channel.send("x" * 2001),
                 lambda: channel.send(embed=discord.Embed(description="d" * 4097)),
                 lambda: channel.send(embed=discord.Embed(title="t" * 257)),
@@ -387,7 +390,7 @@ async def test_button_click_opens_a_modal_whose_submit_updates_the_message(
             modal = Remix(custom_id=f"remix-modal:{int(perms)}")
             await interaction.response.send_modal(modal)
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="show", description="Show", guild=guild)
         async def show(interaction: discord.Interaction) -> None:
             await interaction.response.send_message("result", view=Buttons())
@@ -417,7 +420,7 @@ async def test_button_click_opens_a_modal_whose_submit_updates_the_message(
 async def test_state_survives_a_new_client_logging_in(fake: FakeDiscord) -> None:
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="start", description="Start", guild=guild)
         async def start(interaction: discord.Interaction) -> None:
             await interaction.response.defer()
@@ -448,7 +451,7 @@ async def test_state_survives_a_new_client_logging_in(fake: FakeDiscord) -> None
 
 
 async def test_gateway_resume_and_message_echo(fake: FakeDiscord) -> None:
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="echo", description="Echo", guild=guild)
         async def echo(interaction: discord.Interaction) -> None:
             await interaction.response.send_message("echoed")
@@ -482,7 +485,7 @@ async def test_archived_threads_refuse_edits_and_reopen_on_a_post(
 ) -> None:
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="archive", description="Archive", guild=guild)
         async def archive(interaction: discord.Interaction) -> None:
             await interaction.response.defer(ephemeral=True)
@@ -516,7 +519,7 @@ async def test_archived_threads_refuse_edits_and_reopen_on_a_post(
 async def test_reply_with_a_file_and_replacing_it_by_edit(fake: FakeDiscord) -> None:
     result = outcome()
 
-    def register(tree: Any, guild: discord.Object) -> None:
+    def register(tree: Tree, guild: discord.Object) -> None:
         @tree.command(name="file", description="File", guild=guild)
         async def file(interaction: discord.Interaction) -> None:
             first = discord.File(io.BytesIO(b"one"), "one.txt")

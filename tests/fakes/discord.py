@@ -335,12 +335,13 @@ class FakeDiscord(DiscordState):
             return None
 
         try:
-            return await self.wait_until(found, timeout)
+            call: Call = await self.wait_until(found, timeout)
         except TimeoutError:
             seen = [f"{c.method} {c.path} -> {c.status}" for c in self.calls[-15:]]
             raise TimeoutError(
                 f"no call matched {match!r}; last calls: {seen}"
             ) from None
+        return call
 
     async def wait_for_bot(
         self,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 if TYPE_CHECKING:
-    from tests.fakes.discord import FakeDiscord
+    from tests.fakes.discord_state import DiscordState
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class GatewaySession:
 
 
 class Gateway:
-    def __init__(self, fake: FakeDiscord) -> None:
+    def __init__(self, fake: DiscordState) -> None:
         self._fake = fake
         self.sessions: dict[str, GatewaySession] = {}
         self.live: GatewaySession | None = None
@@ -101,9 +101,13 @@ class Gateway:
         return ws
 
     async def _on_frame(
-        self, ws: web.WebSocketResponse, frame: dict[str, Any], session: Any
+        self,
+        ws: web.WebSocketResponse,
+        frame: dict[str, Any],
+        session: GatewaySession | None,
     ) -> GatewaySession | None:
-        op, data = frame.get("op"), frame.get("d")
+        op = frame.get("op")
+        data: dict[str, Any] = frame.get("d") or {}
         if op == 1:
             await ws.send_str('{"op": 11}')
         elif op == 2:
@@ -155,7 +159,10 @@ class Gateway:
         return session
 
     async def _chunk(
-        self, ws: web.WebSocketResponse, data: dict[str, Any], session: Any
+        self,
+        ws: web.WebSocketResponse,
+        data: dict[str, Any],
+        session: GatewaySession | None,
     ) -> None:
         chunk = {
             "guild_id": data.get("guild_id"),

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import hdrs, web
+from aiohttp import BodyPartReader, hdrs, web
 
 from tests.fakes.discord_gateway import GUILD_MESSAGES_INTENT, GUILDS_INTENT
 from tests.fakes.discord_limits import DiscordError, check_message, form_error
@@ -27,14 +27,14 @@ from tests.fakes.discord_records import (
 )
 
 if TYPE_CHECKING:
-    from tests.fakes.discord import FakeDiscord
+    from tests.fakes.discord_state import DiscordState
 
 log = logging.getLogger(__name__)
 
 API = "/api/v10"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-BODY = web.RequestKey("body", object)
-FILES = web.RequestKey("files", list)
+BODY: web.RequestKey[Any] = web.RequestKey("body", object)
+FILES: web.RequestKey[list[FakeFile]] = web.RequestKey("files", list)
 
 
 def json_response(
@@ -61,11 +61,13 @@ async def read_body(request: web.Request) -> tuple[Any, list[FakeFile]]:
         files: list[FakeFile] = []
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue  # nested multipart: Discord's API never sends one
             if part.name == "payload_json":
-                payload = json.loads(await part.text())  # type: ignore[union-attr]
+                payload = json.loads(await part.text())
             elif part.name and part.name.startswith("files["):
-                filename = part.filename or "file"  # type: ignore[union-attr]
-                data = bytes(await part.read())  # type: ignore[union-attr]
+                filename = part.filename or "file"
+                data = bytes(await part.read())
                 sent = part.headers.get(hdrs.CONTENT_TYPE, "application/octet-stream")
                 if sent == "application/octet-stream":
                     # discord.py always says octet-stream; Discord sniffs the name.
@@ -83,7 +85,7 @@ def _major(route: str, info: dict[str, str]) -> str:
     return ""
 
 
-def build_middleware(fake: FakeDiscord) -> Any:
+def build_middleware(fake: DiscordState) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         full = request.path
@@ -128,7 +130,7 @@ def build_middleware(fake: FakeDiscord) -> Any:
 
 
 def _gate(
-    fake: FakeDiscord, request: web.Request, call: Call, template: str | None
+    fake: DiscordState, request: web.Request, call: Call, template: str | None
 ) -> dict[str, str]:
     """Auth and rate limits; returns the rate-limit headers for the answer."""
     if template is None or template.startswith("/cdn/"):
@@ -151,7 +153,7 @@ def _gate(
 class MessageWriter:
     """Creates and edits messages with Discord's checks; shared with webhooks."""
 
-    def __init__(self, fake: FakeDiscord) -> None:
+    def __init__(self, fake: DiscordState) -> None:
         self._fake = fake
 
     def check_uploads(self, files: list[FakeFile], limit: int) -> None:
@@ -250,7 +252,7 @@ class MessageWriter:
 class RestRoutes:
     """Bot-token routes (everything but interaction callbacks and webhooks)."""
 
-    def __init__(self, fake: FakeDiscord, writer: MessageWriter) -> None:
+    def __init__(self, fake: DiscordState, writer: MessageWriter) -> None:
         self._fake = fake
         self._writer = writer
 
@@ -359,8 +361,7 @@ class RestRoutes:
             channel.update({k: v for k, v in data.items() if k in ("name", "topic")})
             return json_response(fake.channel_payload(channel_id))
         if "name" in data:
-            _check_thread_name(data["name"])
-            thread.name = data["name"]
+            thread.name = _check_thread_name(data["name"])
         for key in ("archived", "locked", "auto_archive_duration"):
             if key in data:
                 setattr(thread, key, data[key])
@@ -462,8 +463,7 @@ class RestRoutes:
         self, thread_id: str, parent_id: str, data: dict[str, Any], *, kind: int = 11
     ) -> FakeThread:
         fake = self._fake
-        name = data.get("name")
-        _check_thread_name(name)
+        name = _check_thread_name(data.get("name"))
         thread = FakeThread(thread_id, parent_id, fake.bot_user["id"], name, kind=kind)
         thread.auto_archive_duration = int(data.get("auto_archive_duration") or 1440)
         fake.threads[thread.id] = thread
@@ -481,6 +481,7 @@ class RestRoutes:
         return web.Response(body=stored.data, content_type=stored.content_type)
 
 
-def _check_thread_name(name: Any) -> None:
+def _check_thread_name(name: Any) -> str:
     if not isinstance(name, str) or not 1 <= len(name) <= 100:
         raise form_error("name", "Must be between 1 and 100 in length.")
+    return name

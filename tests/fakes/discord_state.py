@@ -86,7 +86,7 @@ class DiscordState:
         self.global_commands: list[dict[str, Any]] = []
         self.guild_commands: dict[str, list[dict[str, Any]]] = {}
         self.sync_count = 0
-        self.bot_user = {
+        self.bot_user: dict[str, Any] = {
             "id": "1100000000000000004",
             "username": "sorabot",
             "discriminator": "0",
@@ -370,7 +370,7 @@ class DiscordState:
             *self.global_commands,
         ]:
             if command["name"] == name:
-                return command
+                return dict(command)
         return None
 
     # -- waiting and faults ----------------------------------------------------------

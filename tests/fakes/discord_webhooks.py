@@ -28,7 +28,7 @@ from tests.fakes.discord_rest import (
 )
 
 if TYPE_CHECKING:
-    from tests.fakes.discord import FakeDiscord
+    from tests.fakes.discord_state import DiscordState
 
 SLASH, COMPONENT, MODAL_SUBMIT = 2, 3, 5
 MESSAGE, DEFER, DEFER_UPDATE, UPDATE, AUTOCOMPLETE, MODAL = 4, 5, 6, 7, 8, 9
@@ -47,7 +47,7 @@ def unknown_message() -> DiscordError:
 
 
 class WebhookRoutes:
-    def __init__(self, fake: FakeDiscord, writer: MessageWriter) -> None:
+    def __init__(self, fake: DiscordState, writer: MessageWriter) -> None:
         self._fake = fake
         self._writer = writer
 
@@ -128,13 +128,13 @@ class WebhookRoutes:
                 raise form_error(
                     "type", "Only component interactions can update a message."
                 )
-            message = fake.message(inter.message_id or "")
-            if message is None:
+            updated = fake.message(inter.message_id or "")
+            if updated is None:
                 raise unknown_message()
-            inter.original = message
+            inter.original = updated
             if kind == UPDATE:
-                self._writer.edit(message, data, files, limit=limit)
-                resource["message"] = fake.message_payload(message)
+                self._writer.edit(updated, data, files, limit=limit)
+                resource["message"] = fake.message_payload(updated)
         elif kind == MODAL:
             if inter.type == MODAL_SUBMIT:
                 raise form_error("type", "A modal cannot answer a modal.")
