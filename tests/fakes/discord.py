@@ -30,8 +30,9 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.discord_http import API, build_middleware
 from tests.fakes.discord_records import Call, FakeInteraction, FakeMessage, FakeThread
-from tests.fakes.discord_rest import API, MessageWriter, RestRoutes, build_middleware
+from tests.fakes.discord_rest import MessageWriter, RestRoutes
 from tests.fakes.discord_state import (
     BOT_PERMISSIONS,
     MODERATOR_PERMISSIONS,

@@ -19,6 +19,7 @@ import discord
 from PIL import Image
 
 from tests.fakes.discord_gateway import GUILD_MESSAGES_INTENT, Gateway
+from tests.fakes.discord_http import API
 from tests.fakes.discord_limits import DiscordError, RateLimiter
 from tests.fakes.discord_records import (
     Call,
@@ -28,7 +29,6 @@ from tests.fakes.discord_records import (
     FakeThread,
     Snowflakes,
 )
-from tests.fakes.discord_rest import API
 
 USER_PERMISSIONS = discord.Permissions(
     view_channel=True,

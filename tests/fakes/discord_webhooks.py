@@ -16,16 +16,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tests.fakes.discord_gateway import GUILD_MESSAGES_INTENT
+from tests.fakes.discord_http import API, BODY, FILES, json_response, no_content
 from tests.fakes.discord_limits import DiscordError, check_message, form_error
 from tests.fakes.discord_records import EPHEMERAL, LOADING, FakeInteraction, FakeMessage
-from tests.fakes.discord_rest import (
-    API,
-    BODY,
-    FILES,
-    MessageWriter,
-    json_response,
-    no_content,
-)
+from tests.fakes.discord_rest import MessageWriter
 
 if TYPE_CHECKING:
     from tests.fakes.discord_state import DiscordState
