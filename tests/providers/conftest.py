@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
 from aiohttp import web
-from PIL import Image
 
 from bot.models import ChatRef, GenerationRequest, Platform, Requester
 
@@ -48,9 +46,3 @@ def make_request(**fields: object) -> GenerationRequest:
     }
     values.update(fields)
     return GenerationRequest.model_validate(values)
-
-
-def png(size: tuple[int, int]) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 120, 40)).save(out, format="PNG")
-    return out.getvalue()
