@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import secrets
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -22,6 +23,8 @@ from typing import Any
 import aiohttp
 
 from bot.simulator._records import CallbackRecord
+from bot.simulator._tasks import Phase, TaskSpec, snapshot
+from bot.simulator.dialects._base import Context, Dialect
 
 DOCUMENTED_RETRY_DELAYS = (1.0, 2.0, 4.0)
 _TIMEOUT = 10.0
@@ -81,6 +84,50 @@ class Notifier:
         task = asyncio.get_running_loop().create_task(send())
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+
+    def task_callback(
+        self, dialect: Dialect, spec: TaskSpec, ctx: Context, url: str
+    ) -> None:
+        """At the task's end, POST its status answer to ``url``, as documented."""
+
+        async def send() -> None:
+            snap = snapshot(spec, max(time.time(), spec.end))
+            await self.deliver(
+                kind="callback",
+                dialect=dialect.name,
+                task_id=ctx.task_id,
+                url=url,
+                payload=dialect.status(spec, snap, ctx),
+            )
+
+        self.at(spec.end, send)
+
+    def project_webhook(
+        self, spec: TaskSpec, ctx: Context, url: str, secret: str
+    ) -> None:
+        """At an openai task's end, send a signed ``video.completed``/``failed``."""
+
+        async def send() -> None:
+            snap = snapshot(spec, max(time.time(), spec.end))
+            done = snap.phase is Phase.SUCCEEDED
+            event_id = f"evt_{secrets.token_hex(12)}"
+            payload = {
+                "id": event_id,
+                "object": "event",
+                "created_at": int(time.time()),
+                "type": "video.completed" if done else "video.failed",
+                "data": {"id": ctx.task_id},
+            }
+            await self.deliver(
+                kind="webhook",
+                dialect="openai",
+                task_id=ctx.task_id,
+                url=url,
+                payload=payload,
+                signing=(secret, event_id),
+            )
+
+        self.at(spec.end, send)
 
     async def deliver(
         self,

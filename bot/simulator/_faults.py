@@ -94,6 +94,9 @@ class FaultQueue:
         if kind in TASK_FAULTS:
             allowed = {"bytes"} if kind == "large" else set()
             _check_params(kind, params, allowed)
+            size = params.get("bytes", DEFAULT_LARGE_BYTES)
+            if not isinstance(size, int) or not 0 < size < 2**32:
+                raise ValueError("large bytes must be an int between 1 and 4 GiB")
             self._tasks.append(_Queued(kind, times, "create", params))
             return
         if kind not in REQUEST_FAULTS:
@@ -127,7 +130,7 @@ class FaultQueue:
             flags |= TASK_FAULTS[queued.kind]
             params = self._use(self._tasks, queued)
             if queued.kind == "large":
-                large = int(params.get("bytes", DEFAULT_LARGE_BYTES))
+                large = params.get("bytes", DEFAULT_LARGE_BYTES)
         return flags, large
 
     @staticmethod

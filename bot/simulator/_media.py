@@ -10,9 +10,13 @@ from importlib import resources
 import aiohttp
 from aiohttp import web
 
-from bot.simulator._records import FileRecord
-from bot.validation import MAX_IMAGE_BYTES
+from bot.simulator._records import FileRecord, RecordedRequest, pixel_size
+from bot.simulator.dialects._base import Dialect, Draft, ImageRule
+from bot.simulator.dialects._fields import Invalid
+from bot.validation import MAX_IMAGE_BYTES, sniff_image_type
 
+# The documents' wording, which clients may match on.
+MATCH_SIZE_MESSAGE = "Inpaint image must match the requested width and height"
 _CHUNK = 256 * 1024
 _FREE_HEADER = struct.Struct(">I4s")
 _FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -82,6 +86,36 @@ async def fetch_image(session: aiohttp.ClientSession, url: str) -> Fetched:
     name = url.rsplit("/", 1)[-1].split("?", 1)[0] or "image"
     record = FileRecord.of(name, content_type, data)
     return Fetched(data, record)
+
+
+async def check_images(
+    session: aiohttp.ClientSession,
+    dialect: Dialect,
+    draft: Draft,
+    record: RecordedRequest,
+) -> None:
+    """Fetch URL images (recording them) and hold every image to the dialect's rules.
+
+    Raises ``Invalid`` naming the image's field.
+    """
+    for ref in draft.images:
+        if ref.upload is not None:
+            data = ref.upload
+        else:
+            assert ref.url is not None  # noqa: S101 - an ImageRef has one or other
+            fetched = await fetch_image(session, ref.url)
+            if fetched.record is not None:
+                record.fetched[ref.url] = fetched.record
+            if fetched.error is not None:
+                raise dialect.image_invalid(ref.field, fetched.error)
+            data = fetched.data
+        if len(data) > MAX_IMAGE_BYTES:
+            raise dialect.image_invalid(ref.field, "it is larger than 10 MB")
+        if sniff_image_type(data) is None:
+            raise dialect.image_invalid(ref.field, "it is not a JPEG, PNG or WebP")
+        matching = dialect.image_rule is ImageRule.MATCH_SIZE
+        if matching and pixel_size(data) != (draft.width, draft.height):
+            raise Invalid(ref.field, MATCH_SIZE_MESSAGE)
 
 
 async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:

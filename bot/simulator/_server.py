@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import hmac
-import json
-import secrets
 import socket
 import time
 from collections import Counter
@@ -17,36 +13,32 @@ from typing import Any, Self
 import aiohttp
 import yarl
 from aiohttp import web
-from multidict import CIMultiDictProxy
 
 from bot.simulator._callbacks import Notifier, default_retry_delays
-from bot.simulator._faults import FaultQueue, Target, marker_flags
-from bot.simulator._media import fetch_image, send_video
+from bot.simulator._faults import FaultQueue, marker_flags
+from bot.simulator._http import (
+    Gate,
+    json_response,
+    malform,
+    rate_limited,
+    read_body,
+    server_error,
+)
+from bot.simulator._media import check_images, send_video
 from bot.simulator._records import (
     CallbackRecord,
-    FileRecord,
     RecordedRequest,
-    pixel_size,
 )
 from bot.simulator._tasks import Flag, Phase, TaskSpec, snapshot
 from bot.simulator.dialects import DIALECTS
-from bot.simulator.dialects._base import (
-    Context,
-    Dialect,
-    Draft,
-    Extras,
-    ImageRule,
-    Invalid,
-    Upload,
-    check_callback_url,
-)
-from bot.validation import MAX_IMAGE_BYTES, sniff_image_type
+from bot.simulator.dialects._base import Context, Dialect, Draft, Extras
+from bot.simulator.dialects._fields import Invalid, check_callback_url
+from bot.validation import MAX_IMAGE_BYTES
 
-_MATCH_SIZE = "Inpaint image must match the requested width and height"
 _BACKLOG = 1024
 # Multipart uploads carry a reference image of up to 10 MB, plus form overhead.
 _MAX_BODY = 2 * MAX_IMAGE_BYTES
-_REQUIRED_KEYS = ("id", "task_id", "status", "data")
+_MAX_EXTRAS = 100_000
 
 
 class Simulator:
@@ -102,6 +94,7 @@ class Simulator:
         self.downloads: Counter[str] = Counter()
         self.callbacks_sent: list[CallbackRecord] = []
         self._faults = FaultQueue()
+        self._gate = Gate(self._faults, api_key)
         self._dialects: dict[str, Dialect] = {d.name: d for d in DIALECTS}
         self._extras: dict[str, Extras] = {}
         self._runner: web.AppRunner | None = None
@@ -194,10 +187,10 @@ class Simulator:
         problem: Invalid | None = None
         body: dict[str, Any] = {}
         try:
-            body = await _read_body(dialect, request, record)
+            body = await read_body(dialect, request, record)
         except Invalid as exc:
             problem = exc
-        refused, malformed = await self._gate(dialect, request, "create")
+        refused, malformed = await self._gate.check(dialect, request, "create")
         if refused is not None:
             return refused
         try:
@@ -209,60 +202,63 @@ class Simulator:
                 check_callback_url(
                     field, url, allow_loopback=self.allow_loopback_callbacks
                 )
-            await self._check_images(dialect, draft, record)
+            assert self._session is not None  # noqa: S101 - set by start()
+            await check_images(self._session, dialect, draft, record)
         except Invalid as exc:
             body = dialect.error(
                 exc.status, exc.message, code=exc.code, field=exc.field
             )
-            return _json(body, exc.status)
+            return json_response(body, exc.status)
         spec, ctx = self._new_task(dialect, draft)
         record.task_id = ctx.task_id
-        return _json(_malform(dialect.created(spec, ctx), malformed))
+        return json_response(malform(dialect.created(spec, ctx), malformed))
 
     async def _query(self, dialect: Dialect, request: web.Request) -> web.Response:
         task_id = dialect.query_id(request)
         if task_id:
             self.queries[task_id] += 1
-        refused, malformed = await self._gate(dialect, request, "query", task_id)
+        refused, malformed = await self._gate.check(dialect, request, "query", task_id)
         if refused is not None:
             return refused
         if not task_id:
             message = "Missing required parameter: 'id'."
             body = dialect.error(400, message, code="invalid_request", field="id")
-            return _json(body, 400)
+            return json_response(body, 400)
         found = dialect.decode(task_id)
         if found is None:
-            return _json(dialect.not_found(task_id), dialect.not_found_status)
+            return json_response(dialect.not_found(task_id), dialect.not_found_status)
         spec, code = found
         if self.queries[task_id] == 1:
             if spec.flags & Flag.FIRST_QUERY_RATE_LIMIT:
-                return _rate_limited(dialect, 1)
+                return rate_limited(dialect, 1)
             if spec.flags & Flag.FIRST_QUERY_SERVER_ERROR:
-                return _server_error(dialect, 500)
+                return server_error(dialect, 500)
         snap = snapshot(spec, time.time())
         body = dialect.status(spec, snap, self._context(dialect, spec, code))
-        return _json(_malform(body, malformed))
+        return json_response(malform(body, malformed))
 
     async def _content(self, request: web.Request) -> web.StreamResponse:
         """openai: ``GET /v1/videos/{id}/content`` streams the finished MP4."""
         dialect = self._dialects["openai"]
         task_id = request.match_info["task_id"]
         self.downloads[task_id] += 1
-        refused, _ = await self._gate(dialect, request, "download", task_id)
+        refused, _ = await self._gate.check(dialect, request, "download", task_id)
         if refused is not None:
             return refused
         found = dialect.decode(task_id)
         if found is None:
-            return _json(dialect.not_found(task_id), 404)
+            return json_response(dialect.not_found(task_id), 404)
         variant = request.query.get("variant", "video")
         if variant != "video":
             message = f"variant: only 'video' is available, not {variant!r}"
-            return _json(dialect.error(400, message, code="invalid_value"), 400)
+            return json_response(dialect.error(400, message, code="invalid_value"), 400)
         spec, _ = found
         snap = snapshot(spec, time.time())
         if snap.phase is not Phase.SUCCEEDED:
             message = f"Video {task_id} is not ready (status {snap.phase.value})."
-            return _json(dialect.error(404, message, code="video_not_ready"), 404)
+            return json_response(
+                dialect.error(404, message, code="video_not_ready"), 404
+            )
         return await send_video(request, spec.large_bytes)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -273,7 +269,7 @@ class Simulator:
             raise web.HTTPNotFound(text="no such file")
         dialect = self._dialects[spec.dialect]
         self.downloads[dialect.task_id(spec, code)] += 1
-        refused, _ = await self._gate(dialect, request, "download", auth=False)
+        refused, _ = await self._gate.check(dialect, request, "download", auth=False)
         if refused is not None:
             return refused
         if snapshot(spec, time.time()).phase is not Phase.SUCCEEDED:
@@ -281,75 +277,6 @@ class Simulator:
         return await send_video(request, spec.large_bytes)
 
     # ------------------------------------------------------------------ helpers
-
-    async def _gate(
-        self,
-        dialect: Dialect,
-        request: web.Request,
-        target: Target,
-        task_id: str | None = None,
-        *,
-        auth: bool = True,
-    ) -> tuple[web.Response | None, str | None]:
-        """Apply a queued request fault and the key check.
-
-        Returns a response to send instead of the real answer, or None and the
-        ``malformed`` mode the real answer must be spoilt with.
-        """
-        fault = self._faults.take_request(target)
-        malformed: str | None = None
-        if fault is not None:
-            params = fault.params
-            if fault.kind == "slow":
-                await asyncio.sleep(float(params["seconds"]))
-            elif fault.kind == "malformed":
-                malformed = str(params["mode"])
-            elif fault.kind == "rate_limit":
-                return _rate_limited(dialect, params["seconds"]), None
-            elif fault.kind == "server_error":
-                return _server_error(dialect, int(params["status"])), None
-            elif fault.kind == "auth":
-                return _unauthorized(dialect), None
-            elif fault.kind == "not_found":
-                status = dialect.not_found_status
-                return _json(dialect.not_found(task_id or ""), status), None
-        if auth and not self._authorized(request.headers):
-            return _unauthorized(dialect), None
-        if malformed == "not_json":
-            page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
-            return web.Response(text=page, content_type="text/html"), None
-        return None, malformed
-
-    def _authorized(self, headers: CIMultiDictProxy[str]) -> bool:
-        if self.api_key is None:
-            return True
-        expected = f"Bearer {self.api_key}".encode()
-        given = headers.get("Authorization", "").encode()
-        return hmac.compare_digest(given, expected)
-
-    async def _check_images(
-        self, dialect: Dialect, draft: Draft, record: RecordedRequest
-    ) -> None:
-        """Fetch URL images and hold every image to the dialect's rules."""
-        for ref in draft.images:
-            if ref.upload is not None:
-                data = ref.upload
-            else:
-                assert ref.url is not None  # noqa: S101 - an ImageRef has one or other
-                assert self._session is not None  # noqa: S101 - set by start()
-                fetched = await fetch_image(self._session, ref.url)
-                if fetched.record is not None:
-                    record.fetched[ref.url] = fetched.record
-                if fetched.error is not None:
-                    raise dialect.image_invalid(ref.field, fetched.error)
-                data = fetched.data
-            if len(data) > MAX_IMAGE_BYTES:
-                raise dialect.image_invalid(ref.field, "it is larger than 10 MB")
-            if sniff_image_type(data) is None:
-                raise dialect.image_invalid(ref.field, "it is not a JPEG, PNG or WebP")
-            matching = dialect.image_rule is ImageRule.MATCH_SIZE
-            if matching and pixel_size(data) != (draft.width, draft.height):
-                raise Invalid(ref.field, _MATCH_SIZE)
 
     def _new_task(self, dialect: Dialect, draft: Draft) -> tuple[TaskSpec, Context]:
         flags, large = self._faults.take_task()
@@ -376,6 +303,9 @@ class Simulator:
         callback_url = draft.callback[1] if draft.callback else None
         urls = tuple(ref.url for ref in draft.images if ref.url is not None)
         self._extras[task_id] = Extras(draft.prompt, callback_url, urls)
+        if len(self._extras) > _MAX_EXTRAS:
+            # Bounded for a long-running built-in simulator; oldest forgotten first.
+            del self._extras[next(iter(self._extras))]
         ctx = self._context(dialect, spec, code)
         self._schedule_notifications(dialect, spec, ctx, callback_url)
         return spec, ctx
@@ -394,131 +324,8 @@ class Simulator:
     ) -> None:
         assert self._notifier is not None  # noqa: S101 - set by start()
         if callback_url is not None:
-            send = functools.partial(
-                self._send_callback, dialect, spec, ctx, callback_url
-            )
-            self._notifier.at(spec.end, send)
+            self._notifier.task_callback(dialect, spec, ctx, callback_url)
         if dialect.name == "openai" and self.webhook_url and self.webhook_secret:
-            send_hook = functools.partial(
-                self._send_webhook, spec, ctx, self.webhook_url, self.webhook_secret
+            self._notifier.project_webhook(
+                spec, ctx, self.webhook_url, self.webhook_secret
             )
-            self._notifier.at(spec.end, send_hook)
-
-    async def _send_callback(
-        self, dialect: Dialect, spec: TaskSpec, ctx: Context, url: str
-    ) -> None:
-        """The callback body is the status answer at the end, as documented."""
-        assert self._notifier is not None  # noqa: S101 - set by start()
-        snap = snapshot(spec, max(time.time(), spec.end))
-        payload = dialect.status(spec, snap, ctx)
-        await self._notifier.deliver(
-            kind="callback",
-            dialect=dialect.name,
-            task_id=ctx.task_id,
-            url=url,
-            payload=payload,
-        )
-
-    async def _send_webhook(
-        self, spec: TaskSpec, ctx: Context, url: str, secret: str
-    ) -> None:
-        assert self._notifier is not None  # noqa: S101 - set by start()
-        snap = snapshot(spec, max(time.time(), spec.end))
-        kind = "video.completed" if snap.phase is Phase.SUCCEEDED else "video.failed"
-        event_id = f"evt_{secrets.token_hex(12)}"
-        payload = {
-            "id": event_id,
-            "object": "event",
-            "created_at": int(time.time()),
-            "type": kind,
-            "data": {"id": ctx.task_id},
-        }
-        await self._notifier.deliver(
-            kind="webhook",
-            dialect="openai",
-            task_id=ctx.task_id,
-            url=url,
-            payload=payload,
-            signing=(secret, event_id),
-        )
-
-
-async def _read_body(
-    dialect: Dialect, request: web.Request, record: RecordedRequest
-) -> dict[str, Any]:
-    """Parse and record a create body: a JSON object, or multipart form parts."""
-    if dialect.multipart:
-        return await _read_multipart(request, record)
-    raw = await request.read()
-    text = raw.decode("utf-8", "replace")
-    record.body = text
-    if request.content_type != "application/json":
-        raise Invalid(None, "Content-Type must be application/json")
-    try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise Invalid(None, f"The body is not valid JSON: {exc}") from None
-    record.body = body
-    if not isinstance(body, dict):
-        raise Invalid(None, "The body must be a JSON object")
-    return body
-
-
-async def _read_multipart(
-    request: web.Request, record: RecordedRequest
-) -> dict[str, Any]:
-    if request.content_type != "multipart/form-data":
-        raise Invalid(None, "Content-Type must be multipart/form-data")
-    parts: dict[str, Any] = {}
-    shown: dict[str, str | FileRecord] = {}
-    record.body = shown
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, aiohttp.BodyPartReader) or not part.name:
-                raise Invalid(None, "Every form part needs a name")
-            if part.name in parts:
-                raise Invalid(part.name, f"Duplicate parameter: '{part.name}'.")
-            if part.filename is not None:
-                data = bytes(await part.read())
-                content_type = part.headers.get("Content-Type", "")
-                upload = Upload(FileRecord.of(part.filename, content_type, data), data)
-                parts[part.name], shown[part.name] = upload, upload.record
-            else:
-                parts[part.name] = shown[part.name] = await part.text()
-    except (ValueError, AssertionError, aiohttp.ClientError) as exc:
-        raise Invalid(None, f"The multipart body is malformed: {exc}") from None
-    return parts
-
-
-def _json(body: dict[str, Any], status: int = 200) -> web.Response:
-    return web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        status=status,
-        content_type="application/json",
-    )
-
-
-def _malform(body: dict[str, Any], mode: str | None) -> dict[str, Any]:
-    """``missing_fields``: the answer loses the keys every client needs."""
-    if mode != "missing_fields":
-        return body
-    return {k: v for k, v in body.items() if k not in _REQUIRED_KEYS}
-
-
-def _rate_limited(dialect: Dialect, seconds: float) -> web.Response:
-    shown = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
-    message = f"Rate limit exceeded; retry after {shown} seconds."
-    response = _json(dialect.error(429, message, code="rate_limit_exceeded"), 429)
-    response.headers["Retry-After"] = shown
-    return response
-
-
-def _server_error(dialect: Dialect, status: int) -> web.Response:
-    message = "The server had an error while processing your request."
-    return _json(dialect.error(status, message, code="internal_error"), status)
-
-
-def _unauthorized(dialect: Dialect) -> web.Response:
-    message = "Invalid API key: check the key the bot is configured with."
-    return _json(dialect.error(401, message, code="invalid_api_key"), 401)

@@ -66,3 +66,60 @@ class Receiver:
     async def __aexit__(self, *exc: object) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+# One valid text-to-video create request per dialect, and where to query its task.
+CREATE_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "v2": ("/v2/videos/generations", {"prompt": "p", "model": "sora-2"}),
+    "sora": (
+        "/sora/v1/videos",
+        {"prompt": "p", "width": 1280, "height": 720, "n_frames": 300},
+    ),
+    "unified": ("/v1/videos/generations", {"prompt": "p", "model": "sora-2"}),
+    "openai": ("/v1/videos", {"prompt": "p", "model": "sora-2"}),
+    "video-create": (
+        "/v1/video/create",
+        {"images": [], "model": "sora-2", "orientation": "landscape", "prompt": "p"},
+    ),
+}
+DIALECT_NAMES = tuple(CREATE_BODIES)
+
+
+async def create_task(
+    client: httpx.AsyncClient, dialect: str, prompt: str = "p", **headers: str
+) -> httpx.Response:
+    """POST a valid create request of ``dialect`` with ``prompt``."""
+    path, body = CREATE_BODIES[dialect]
+    body = {**body, "prompt": prompt}
+    if dialect == "openai":
+        parts = {name: (None, value) for name, value in body.items()}
+        return await client.post(path, files=parts, headers=headers)
+    return await client.post(path, json=body, headers=headers)
+
+
+def task_id_of(dialect: str, created: dict[str, Any]) -> str:
+    if dialect == "v2":
+        return str(created["task_id"])
+    if dialect == "sora":
+        return str(created["data"])
+    return str(created["id"])
+
+
+def query_path(dialect: str, task_id: str) -> str:
+    paths = {
+        "v2": f"/v2/videos/generations/{task_id}",
+        "sora": f"/sora/v1/videos/{task_id}",
+        "unified": f"/v1/tasks/{task_id}",
+        "openai": f"/v1/videos/{task_id}",
+    }
+    if dialect in paths:
+        return paths[dialect]
+    return str(httpx.URL("/v1/video/query", params={"id": task_id}))
+
+
+def state_of(dialect: str, answer: dict[str, Any]) -> str:
+    """The dialect's status word, wherever the dialect keeps it."""
+    return str(answer["data"]["status"] if dialect == "sora" else answer["status"])
+
+
+FINISHED = {"SUCCESS", "FAILURE", "completed", "failed"}

@@ -21,14 +21,12 @@ from bot.simulator.dialects._base import (
     Context,
     Dialect,
     Draft,
-    Fields,
     ImageRef,
     ImageRule,
-    Invalid,
     Upload,
-    check_model_rules,
     reason_text,
 )
+from bot.simulator.dialects._fields import Fields, Invalid, check_model_rules
 
 _ALLOWED = frozenset(
     {"model", "prompt", "size", "seconds", "input_reference", "watermark"}

@@ -25,12 +25,11 @@ from bot.simulator.dialects._base import (
     Context,
     Dialect,
     Draft,
-    Fields,
     ImageRef,
     ImageRule,
-    Invalid,
     reason_text,
 )
+from bot.simulator.dialects._fields import Fields, Invalid
 
 _ALLOWED = frozenset(
     {

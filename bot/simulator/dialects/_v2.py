@@ -18,12 +18,11 @@ from bot.simulator.dialects._base import (
     Context,
     Dialect,
     Draft,
-    Fields,
     ImageRef,
-    check_model_rules,
     newapi_error,
     reason_text,
 )
+from bot.simulator.dialects._fields import Fields, check_model_rules
 
 _ALLOWED = frozenset(
     {

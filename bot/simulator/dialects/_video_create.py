@@ -20,17 +20,14 @@ from aiohttp import web
 
 from bot.simulator._tasks import Option, Phase, Snapshot, TaskSpec
 from bot.simulator.dialects._base import (
-    PRO_MODEL,
     Context,
     Dialect,
     Draft,
-    Fields,
     ImageRef,
-    Invalid,
-    check_model_rules,
     newapi_error,
     reason_text,
 )
+from bot.simulator.dialects._fields import PRO_MODEL, Fields, Invalid, check_model_rules
 
 _ALLOWED = frozenset(
     {
