@@ -50,6 +50,11 @@ UserArg = str | Mapping[str, Any]
 
 
 class DiscordState:
+    """One guild (``guild_id``) with one text channel (``channel_id``; more with
+    ``add_channel``), the bot user, and the clocks tests may shorten:
+    ``ack_deadline`` (3 s), ``token_lifetime`` (900 s), ``upload_limit`` (10 MiB).
+    All of these are plain attributes and can be changed on a running fake."""
+
     def __init__(
         self,
         *,
