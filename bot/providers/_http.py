@@ -1,20 +1,13 @@
-"""HTTP plumbing every dialect shares: auth, error mapping, JSON decoding, downloads.
+"""HTTP plumbing every dialect shares: auth, JSON decoding and video downloads.
 
-One mapping from HTTP answers to the ``ProviderError`` tree, so every dialect fails
-the same way: 400/422 name the refused field, 401/403 blame the operator's key,
-402 and quota codes mean no credit, 404 or ``task_not_exist`` an unknown task, 429
-carries Retry-After, and 5xx, timeouts and dropped connections are retryable.
-Retrying is the caller's business (the tracker has one policy for all dialects).
+Errors map through ``bot.providers._errors``; retrying is the caller's business (the
+tracker has one policy for all dialects).
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
-import re
-import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,18 +15,10 @@ import anyio
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import (
-    ProviderAuthError,
-    ProviderError,
-    ProviderProtocolError,
-    ProviderQuotaError,
-    ProviderRateLimited,
-    ProviderRejected,
-    ProviderTaskUnknown,
-    ProviderUnavailable,
-)
+from bot.errors import ProviderError, ProviderProtocolError, ProviderUnavailable
 from bot.models import VideoResult
-from bot.providers._normalise import dig, lookup_url, plain_reason, text
+from bot.providers._errors import error_for
+from bot.providers._normalise import lookup_url
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -41,161 +26,8 @@ JSONBody = Mapping[str, object]
 # A multipart form as httpx takes it: (name, (filename or None, content, type?)).
 FormParts = list[tuple[str, tuple[str | None, bytes | str] | tuple[str, bytes, str]]]
 
-_QUOTA_CODES = frozenset(
-    {
-        "insufficient_quota",
-        "insufficient_quota_error",
-        "insufficient_user_quota",
-        "insufficient_balance",
-        "quota_exceeded",
-    }
-)
-_UNKNOWN_TASK_CODES = frozenset(
-    {"task_not_exist", "task_not_found", "not_found_error", "resource_not_found"}
-)
-_SECRET_RE = re.compile(r"(Bearer\s+\S+|\bsk-[A-Za-z0-9_\-]{6,})", re.IGNORECASE)
-_RETRY_HINT_RE = re.compile(r"retry after (\d+(?:\.\d+)?) ?s", re.IGNORECASE)
 # MP4/MOV/3GP carry "ftyp" at offset 4; WebM/Matroska start with the EBML magic.
 _VIDEO_MAGIC = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))
-
-
-def parse_retry_after(headers: Mapping[str, str], body: object = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms``, ``retry-after`` (seconds or an
-    HTTP date) or a "retry after N seconds" hint in the error body."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        seconds = _number(raw_ms)
-        if seconds is not None:
-            return seconds / 1000
-    raw = headers.get("retry-after")
-    if raw is not None:
-        seconds = _number(raw)
-        if seconds is not None:
-            return seconds
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None and when.tzinfo is not None:
-            return max(0.0, when.timestamp() - time.time())
-    hint = text(dig(body, "error", "fallback_suggestion"))
-    match = _RETRY_HINT_RE.search(hint) if hint else None
-    return float(match.group(1)) if match else None
-
-
-def _number(raw: str) -> float | None:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    return max(0.0, value) if math.isfinite(value) else None
-
-
-def _details(body: object) -> tuple[str | None, list[str], str | None]:
-    """(message, codes, param) from the error shapes the references list."""
-    error = dig(body, "error")
-    message = (
-        text(dig(error, "message"))
-        or text(error)
-        or text(dig(body, "message"))
-        or text(dig(body, "detail"))
-        or text(dig(body, "fail_reason"))
-    )
-    # new-api repeats its code as the message ("task_not_exist"), so a one-word
-    # message counts as a code too.
-    candidates = (
-        text(dig(error, "code")),
-        text(dig(error, "type")),
-        text(dig(body, "code")),
-        message if message and " " not in message else None,
-    )
-    codes = list(dict.fromkeys(c.lower() for c in candidates if c))
-    return message, codes, text(dig(error, "param")) or text(dig(body, "param"))
-
-
-def _redact(message: str | None, secret: str | None) -> str | None:
-    message = plain_reason(message)
-    if message is None:
-        return None
-    if secret:
-        message = message.replace(secret, "***")
-    return _SECRET_RE.sub("***", message)
-
-
-def _field_named(message: str | None, fields: Collection[str]) -> str | None:
-    if not message:
-        return None
-    for name in sorted(fields, key=len, reverse=True):
-        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", message):
-            return name
-    return None
-
-
-def error_for(
-    status: int,
-    body: object,
-    headers: Mapping[str, str] | None = None,
-    *,
-    fields: Collection[str] = (),
-    secret: str | None = None,
-    task_route: bool = True,
-) -> ProviderError:
-    """The ``ProviderError`` for an HTTP error answer (or an in-band error envelope).
-
-    ``fields`` are the names we sent, so a 400 that mentions one can say which;
-    ``task_route`` is False for routes where 404 means a wrong base URL, not an
-    unknown task.
-    """
-    raw_message, codes, param = _details(body)
-    said = _redact(raw_message, secret)
-    detail = f": {said}" if said else ""
-    code = codes[0] if codes else None
-    known = set(codes)
-    if status in (401, 403):
-        return ProviderAuthError(
-            f"The video service refused the API key (HTTP {status}){detail}. "
-            "Check SORA_API_KEY.",
-            status_code=status,
-            code=code,
-        )
-    if status == 402 or known & _QUOTA_CODES:
-        return ProviderQuotaError(
-            f"The video service account is out of credit (HTTP {status}){detail}.",
-            status_code=status,
-            code=code,
-        )
-    if known & _UNKNOWN_TASK_CODES or (status == 404 and task_route):
-        return ProviderTaskUnknown(
-            f"The video service does not know this task (HTTP {status}){detail}.",
-            status_code=status,
-            code=code,
-        )
-    if status == 404:
-        return ProviderProtocolError(
-            f"The video service has no such route (HTTP 404){detail}. "
-            "Check SORA_API_URL and SORA_API_DIALECT.",
-            status_code=status,
-            code=code,
-        )
-    if status == 429:
-        return ProviderRateLimited(
-            f"The video service is rate limiting us{detail}.",
-            retry_after=parse_retry_after(headers or {}, body),
-            code=code,
-        )
-    if status == 408 or status >= 500:
-        return ProviderUnavailable(
-            f"The video service is unavailable (HTTP {status}){detail}.",
-            status_code=status,
-            code=code,
-        )
-    field = param if param in fields or not fields else None
-    return ProviderRejected(
-        said or f"HTTP {status}",
-        status_code=status,
-        code=code,
-        field=field or _field_named(raw_message, fields),
-    )
 
 
 def decode(model: type[M], payload: object, what: str) -> M:
@@ -265,10 +97,8 @@ class ProviderHTTP:
                 params=params,
                 headers=self._headers(url),
             )
-        except httpx.TransportError as exc:
-            raise ProviderUnavailable(
-                f"Could not reach the video service ({type(exc).__name__})."
-            ) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _transport_error(exc, "Could not reach the video service") from None
         try:
             body: object = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -321,11 +151,9 @@ class ProviderHTTP:
                         )
                     return await self.download(target, dest)
                 size = await _write(response, part)
-        except httpx.TransportError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             part.unlink(missing_ok=True)
-            raise ProviderUnavailable(
-                f"The video download broke off ({type(exc).__name__})."
-            ) from None
+            raise _transport_error(exc, "The video download failed") from None
         except BaseException:
             part.unlink(missing_ok=True)
             raise
@@ -337,6 +165,19 @@ class ProviderHTTP:
             # The content route needs our key, so it is no link to show anyone.
             source_url=None if json_redirect else url,
         )
+
+
+def _transport_error(exc: Exception, what: str) -> ProviderError:
+    """Dropped connections and timeouts are worth retrying; a URL we cannot even
+    send to (bad scheme, malformed) or a garbled body is not."""
+    name = type(exc).__name__
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return ProviderProtocolError(
+            f"{what}: its URL is not usable ({name}). Check SORA_API_URL."
+        )
+    if isinstance(exc, httpx.TransportError):
+        return ProviderUnavailable(f"{what} ({name}).")
+    return ProviderProtocolError(f"{what}: the answer was garbled ({name}).")
 
 
 def _json_or_none(response: httpx.Response) -> object:

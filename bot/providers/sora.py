@@ -19,9 +19,10 @@ from bot.errors import ProviderProtocolError
 from bot.models import TaskStatus
 from bot.ports import ProviderFeatures, Submission
 from bot.providers._base import HTTPProvider, created_id, path_id
-from bot.providers._http import decode, error_for
+from bot.providers._errors import error_for
+from bot.providers._failures import describe_failure
+from bot.providers._http import decode
 from bot.providers._normalise import (
-    describe_failure,
     find_mp4_url,
     http_url,
     lookup_failure,

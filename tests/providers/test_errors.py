@@ -16,7 +16,7 @@ from bot.errors import (
     ProviderTaskUnknown,
     ProviderUnavailable,
 )
-from bot.providers._http import error_for, parse_retry_after
+from bot.providers._errors import error_for, parse_retry_after
 
 KEY = "sk-live-0123456789abcdef"
 

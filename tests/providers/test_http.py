@@ -196,3 +196,14 @@ async def test_an_expired_video_link_is_an_unknown_task(serve, client, tmp_path)
         await ProviderHTTP(client, base, None).download(
             f"{base}/v.mp4", tmp_path / "v.mp4"
         )
+
+
+async def test_an_unusable_base_url_is_not_retried_and_names_the_setting(client):
+    provider = make_provider(
+        "unified", base_url="ftp://relay.example", api_key=KEY, client=client
+    )
+
+    with pytest.raises(ProviderProtocolError, match="SORA_API_URL") as caught:
+        await provider.query("task-unified-1")
+
+    assert not caught.value.retryable

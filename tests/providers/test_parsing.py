@@ -7,7 +7,8 @@ import pytest
 from bot.errors import ProviderProtocolError, ProviderTaskUnknown
 from bot.models import FailureKind, ProviderState
 from bot.providers import PROVIDERS
-from bot.providers._normalise import describe_failure, parse_progress, parse_state
+from bot.providers._failures import describe_failure
+from bot.providers._normalise import parse_progress, parse_state
 
 CDN = "https://cdn.example.com/sora/f0aa213c.mp4"
 
