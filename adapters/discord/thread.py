@@ -132,6 +132,9 @@ class DiscordThread:
             return
 
         async def edit() -> None:
+            if self._client.is_closed():
+                # Shutting down: the task is saved, and the next start shows it.
+                return
             await message.edit(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
             self._pacing.shown(message_id, rendered)
 

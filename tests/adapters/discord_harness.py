@@ -7,9 +7,10 @@ logs into ``tests.fakes.discord`` on 127.0.0.1. Nothing in between is mocked.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,14 @@ async def running_bot(
         await runtime.start()
         await fake.wait_for_bot(after=identified)
         yield runtime
+
+
+async def eventually(condition: Callable[[], Any], within: float = 10.0) -> Any:
+    """Poll ``condition`` (for state outside the fake, e.g. the simulator's)."""
+    async with asyncio.timeout(within):
+        while not (result := condition()):  # noqa: ASYNC110 - nothing to await on
+            await asyncio.sleep(0.02)
+    return result
 
 
 # -- reading what members would see ------------------------------------------------
