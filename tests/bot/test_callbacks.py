@@ -23,6 +23,9 @@ from bot.models import (
     Task,
     TaskState,
 )
+from bot.ports import Submission
+from bot.providers import make_provider
+from bot.simulator import Simulator
 from bot.store import SqliteTaskStore
 from bot.web import HttpServer, build_app
 from bot.webhooks import sign_standard_webhook
@@ -422,3 +425,76 @@ async def test_an_event_that_failed_midway_is_handled_when_redelivered(store):
 
     assert (failed.status_code, retried.status_code) == (500, 200)
     assert pokes == [task.id]
+
+
+# ---------------------------------------------------------------------------------
+# End to end: the simulator sends what the relays send, to the bot's real routes.
+
+
+async def _until(condition) -> None:
+    # The simulator's record list has no event to wait on, so poll it briefly.
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+def _ask() -> GenerationRequest:
+    return GenerationRequest(
+        prompt="a cat surfing",
+        requester=Requester(user_id="u1"),
+        chat=ChatRef(platform=Platform.CLI),
+    )
+
+
+@pytest.mark.parametrize("dialect", ["v2", "sora", "unified"])
+async def test_a_relay_callback_reaches_the_tracker(bot, dialect):
+    task = await bot.add_task(provider_task_id="not-yet")
+    async with Simulator(duration=0.3) as sim, httpx.AsyncClient() as http:
+        provider = make_provider(
+            dialect, base_url=sim.base_url, api_key=None, client=http
+        )
+        callback_url = f"{bot.url}/callbacks/{task.callback_token}"
+        await provider.create(Submission(request=_ask(), callback_url=callback_url))
+
+        await _until(lambda: sim.callbacks_sent)
+
+    assert [r.status for r in sim.callbacks_sent] == [200]
+    assert bot.pokes == [task.id]
+
+
+async def test_openai_webhooks_signed_by_the_simulator_are_accepted(bot):
+    webhook_url = f"{bot.url}/callbacks/openai"
+    async with (
+        Simulator(duration=0.3, webhook_secret=SECRET, webhook_url=webhook_url) as sim,
+        httpx.AsyncClient() as http,
+    ):
+        provider = make_provider(
+            "openai", base_url=sim.base_url, api_key=None, client=http
+        )
+        video_id = await provider.create(Submission(request=_ask()))
+        task = await bot.add_task(provider_task_id=video_id)
+
+        await _until(lambda: sim.callbacks_sent)
+
+    assert [r.status for r in sim.callbacks_sent] == [200]
+    assert bot.pokes == [task.id]
+
+
+async def test_webhooks_signed_with_another_secret_are_refused_on_every_retry(bot):
+    webhook_url = f"{bot.url}/callbacks/openai"
+    async with (
+        Simulator(
+            duration=0.3, webhook_secret="whsec_b3RoZXI=", webhook_url=webhook_url
+        ) as sim,
+        httpx.AsyncClient() as http,
+    ):
+        provider = make_provider(
+            "openai", base_url=sim.base_url, api_key=None, client=http
+        )
+        video_id = await provider.create(Submission(request=_ask()))
+        await bot.add_task(provider_task_id=video_id)
+
+        await _until(lambda: len(sim.callbacks_sent) == 4)
+
+    assert {r.status for r in sim.callbacks_sent} == {401}
+    assert bot.pokes == []

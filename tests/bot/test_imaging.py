@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import socket
 import struct
 import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from aiohttp import web
 from PIL import Image, ImageDraw
 
-from bot.errors import ConfigError, UserInputError
+from bot.errors import ConfigError, ProviderRejected, UserInputError
 from bot.imaging import check_image_reachable, fit_image, prepare_image
 from bot.media import MediaHost
 from bot.models import (
@@ -23,7 +27,9 @@ from bot.models import (
     Platform,
     Requester,
 )
-from bot.ports import ProviderFeatures
+from bot.ports import PreparedImage, ProviderFeatures, Submission
+from bot.providers import make_provider
+from bot.simulator import Simulator
 from bot.web import HttpServer, build_app
 
 RED, GREEN, BLUE, YELLOW, BLACK = (
@@ -359,3 +365,81 @@ def test_without_the_request_an_image_to_fit_is_assumed_to_need_hosting():
 
     with pytest.raises(UserInputError, match="must be resized"):
         check_image_reachable(image, URL_FITTED, MediaHost(None))
+
+
+# ---------------------------------------------------------------------------------
+# End to end: the real provider clients and the simulator, which fetches URL images
+# from the bot's HTTP server and refuses a wrong size the way the relays do.
+
+
+@pytest.fixture
+async def media_server() -> AsyncIterator[MediaHost]:
+    """A MediaHost whose PUBLIC_URL is its own server on loopback."""
+    # The socket is bound first so PUBLIC_URL is known before the router freezes.
+    sock = socket.create_server(("127.0.0.1", 0))
+    app = build_app()
+    media = MediaHost(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    media.add_routes(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    try:
+        yield media
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[tuple[Simulator, httpx.AsyncClient]]:
+    async with Simulator(duration=0.3) as sim, httpx.AsyncClient() as http:
+        yield sim, http
+
+
+@pytest.mark.parametrize("dialect", ["v2", "sora", "unified", "video-create"])
+async def test_url_dialects_fetch_the_prepared_image_from_the_bot(
+    dialect, media_server, simulator
+):
+    sim, http = simulator
+    provider = make_provider(dialect, base_url=sim.base_url, api_key=None, client=http)
+    image = image_input(pattern())  # private, as a Slack file is
+    ask = request(image)
+
+    prepared = await prepare_image(image, ask, provider, media_server)
+    await provider.create(Submission(request=ask, image=prepared))
+
+    [fetched] = sim.requests[-1].fetched.values()
+    assert fetched.sha256 == hashlib.sha256(prepared.data).hexdigest()
+    if provider.features.image_must_match_size:
+        assert (fetched.width, fetched.height) == PORTRAIT
+
+
+async def test_the_openai_dialect_receives_the_fitted_upload(simulator):
+    sim, http = simulator
+    provider = make_provider("openai", base_url=sim.base_url, api_key=None, client=http)
+    image = image_input(pattern(), source_url=DISCORD_URL)
+    ask = request(image, Orientation.LANDSCAPE)
+
+    prepared = await prepare_image(image, ask, provider, MediaHost(None))
+    await provider.create(Submission(request=ask, image=prepared))
+
+    part = sim.requests[-1].body["input_reference"]
+    assert (part.width, part.height) == LANDSCAPE
+    assert part.sha256 == hashlib.sha256(prepared.data).hexdigest()
+
+
+async def test_without_fitting_the_relay_would_refuse_the_image(
+    media_server, simulator
+):
+    # The control for the tests above: the simulator really checks the size.
+    sim, http = simulator
+    provider = make_provider("sora", base_url=sim.base_url, api_key=None, client=http)
+    image = image_input(pattern())
+    unfitted = PreparedImage(
+        filename="cat.png",
+        content_type="image/png",
+        data=image.data,
+        url=media_server.publish(image.data, "image/png"),
+    )
+
+    with pytest.raises(ProviderRejected, match="must match"):
+        await provider.create(Submission(request=request(image), image=unfitted))
