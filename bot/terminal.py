@@ -47,7 +47,7 @@ class TerminalDirectory:
         self._tty = stream.isatty()
         # Highest percent drawn per task: the bar only rises, whatever arrives late.
         self._shown: dict[str, int] = {}
-        self._states: dict[str, TaskState] = {}
+        self._lines: dict[str, str] = {}
         self._line_open: str | None = None
         self._outcomes: dict[str, asyncio.Future[Failure | None]] = {}
 
@@ -72,18 +72,15 @@ class TerminalDirectory:
             future.set_result(failure)
 
     def draw(self, task: Task, out: Path) -> None:
-        """Redraw the task's bar if it rose or its state changed."""
+        """Redraw the task's bar if it rose or its headline changed."""
         percent = max(task.progress.percent, self._shown.get(task.id, 0))
         if task.state is TaskState.SUCCEEDED:
             percent = 100
-        if (
-            self._shown.get(task.id) == percent
-            and self._states.get(task.id) is task.state
-        ):
-            return
         self._shown[task.id] = percent
-        self._states[task.id] = task.state
         line = f"{out.name}: {state_label(task):<10} {progress_bar(percent, BAR_WIDTH)}"
+        if self._lines.get(task.id) == line:
+            return
+        self._lines[task.id] = line
         if self._tty:
             # One line per task, redrawn in place; another task's line starts anew.
             if self._line_open not in (None, task.id):

@@ -1,0 +1,293 @@
+# The command line is driven as a user would: ``python -m bot`` in a subprocess.
+"""``sorabot`` end to end: real processes, a real SQLite file, the simulator over HTTP.
+
+Where a test must see what the provider received, the simulator runs in the test's
+own event loop and ``sorabot`` reaches it over HTTP through ``SORA_API_URL``; where
+it must not matter, ``sorabot`` starts its built-in simulator (no key configured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.models import Platform, Task, TaskState
+from bot.rendering import failure_text
+from bot.simulator import Simulator
+from bot.store import SqliteTaskStore
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPT = "a corgi surfing at sunset"
+API_KEY = "sk-test-cli-secret-0123456789"
+_OPERATOR_PREFIXES = (
+    "SORA_",
+    "DISCORD_",
+    "SLACK_",
+    "SIMULATOR_",
+    "DATABASE_URL",
+    "MEDIA_DIR",
+    "PUBLIC_URL",
+    "HTTP_",
+    "LOG_LEVEL",
+    "POLL_INTERVAL",
+    "TASK_DEADLINE",
+    "USER_CONCURRENCY_LIMIT",
+)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A shell with no operator settings: built-in simulator, SQLite in tmp_path."""
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(_OPERATOR_PREFIXES)
+    }
+    clean.update(
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'sorabot.db'}",
+        MEDIA_DIR=str(tmp_path / "media"),
+        HTTP_PORT="0",
+        SIMULATOR_DURATION="1.5",
+        POLL_INTERVAL="0.1",
+    )
+    return clean
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    async with Simulator(duration=1.5, api_key=API_KEY) as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim_env(env: dict[str, str], simulator: Simulator) -> dict[str, str]:
+    """``env`` pointed at the test's own simulator, as at a paid relay."""
+    return {**env, "SORA_API_URL": simulator.base_url, "SORA_API_KEY": API_KEY}
+
+
+async def _start(
+    args: tuple[str, ...], env: dict[str, str], cwd: Path
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def sorabot(
+    *args: str, env: dict[str, str], cwd: Path, within: float = 60
+) -> Result:
+    process = await _start(args, env, cwd)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), within)
+    assert process.returncode is not None
+    return Result(process.returncode, stdout.decode(), stderr.decode())
+
+
+def percents(text: str) -> list[int]:
+    return [int(p) for p in re.findall(r"(\d+)%", text)]
+
+
+async def stored_tasks(tmp_path: Path) -> list[Task]:
+    async with SqliteTaskStore.open(tmp_path / "sorabot.db") as store:
+        return await store.recent(100)
+
+
+def create_requests(simulator: Simulator) -> list[object]:
+    return [r for r in simulator.requests if r.method == "POST"]
+
+
+async def test_generate_writes_a_playable_mp4_with_a_rising_progress_bar(env, tmp_path):
+    result = await sorabot(
+        "generate", PROMPT, "--out", "corgi.mp4", env=env, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "corgi.mp4").read_bytes()[4:8] == b"ftyp"
+    shown = percents(result.stderr)
+    assert shown == sorted(shown)
+    assert shown[-1] == 100
+    assert len(set(shown)) >= 3
+    assert "Traceback" not in result.stderr
+
+
+async def test_generated_task_is_delivered_and_listed_by_tasks(env, tmp_path):
+    await sorabot("generate", PROMPT, "--out", "corgi.mp4", env=env, cwd=tmp_path)
+
+    listing = await sorabot("tasks", env=env, cwd=tmp_path)
+
+    [task] = await stored_tasks(tmp_path)
+    assert task.state is TaskState.DELIVERED
+    assert task.chat.platform is Platform.CLI
+    assert task.chat.channel_id == str((tmp_path / "corgi.mp4").resolve())
+    assert listing.returncode == 0
+    [row] = [line for line in listing.stdout.splitlines() if task.id in line]
+    assert "delivered" in row
+    assert "100%" in row
+    assert PROMPT in row
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (("x" * 1001,), "limit is 1000"),
+        ((PROMPT, "--seconds", "25"), "25-second videos need sora-2-pro"),
+        ((PROMPT, "--image", "notes.png"), "is not a JPEG, PNG or WebP image"),
+        ((PROMPT, "--image", "missing.png"), "There is no image file"),
+        ((PROMPT, "--hd"), "HD videos need sora-2-pro"),
+    ],
+    ids=["prompt-too-long", "25s-on-sora-2", "text-as-png", "no-such-image", "hd"],
+)
+async def test_invalid_input_exits_with_one_line_and_sends_nothing(
+    args, reason, sim_env, simulator, tmp_path
+):
+    (tmp_path / "notes.png").write_text("these are my notes, not a picture\n")
+
+    result = await sorabot(
+        "generate", *args, "--out", "out.mp4", env=sim_env, cwd=tmp_path
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert reason in result.stderr
+    assert simulator.requests == []
+    assert not (tmp_path / "sorabot.db").exists() or await stored_tasks(tmp_path) == []
+    assert not (tmp_path / "out.mp4").exists()
+
+
+async def test_moderation_failure_exits_non_zero_with_a_plain_reason(
+    sim_env, simulator, tmp_path
+):
+    result = await sorabot(
+        "generate", f"{PROMPT} #moderation", "--out", "x.mp4", env=sim_env, cwd=tmp_path
+    )
+
+    [task] = await stored_tasks(tmp_path)
+    assert result.returncode == 1
+    assert task.state is TaskState.DELIVERED
+    assert task.failure is not None
+    assert task.failure.kind.value.startswith("moderation")
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"Failed: {failure_text(task.failure)}"
+    assert "{" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.mp4").exists()
+
+
+async def _kill_once_progress_shows(
+    process: asyncio.subprocess.Process, sig: int
+) -> str:
+    """Read stderr until a percentage above 0 appears, then send ``sig``."""
+    assert process.stderr is not None
+    seen = ""
+    async with asyncio.timeout(30):
+        while True:
+            line = (await process.stderr.readline()).decode()
+            assert line, f"sorabot ended before any progress:\n{seen}"
+            seen += line
+            if any(p > 0 for p in percents(line)):
+                process.send_signal(sig)
+                return seen
+
+
+async def test_sigkill_mid_task_then_resume_delivers_once(sim_env, simulator, tmp_path):
+    env = {**sim_env}
+    simulator.duration = 3.0
+    process = await _start(("generate", PROMPT, "--out", "corgi.mp4"), env, tmp_path)
+    await _kill_once_progress_shows(process, signal.SIGKILL)
+    await process.wait()
+    [killed] = await stored_tasks(tmp_path)
+
+    result = await sorabot("resume", env=env, cwd=tmp_path)
+
+    assert killed.state.in_flight
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "corgi.mp4").read_bytes()[4:8] == b"ftyp"
+    [task] = await stored_tasks(tmp_path)
+    assert task.id == killed.id
+    assert task.state is TaskState.DELIVERED
+    assert len(create_requests(simulator)) == 1
+    listing = await sorabot("tasks", env=env, cwd=tmp_path)
+    assert task.id in listing.stdout
+
+
+async def test_sigterm_stops_generate_within_5_s_and_leaves_the_task_resumable(
+    sim_env, simulator, tmp_path
+):
+    simulator.duration = 3.0
+    process = await _start(
+        ("generate", PROMPT, "--out", "corgi.mp4"), sim_env, tmp_path
+    )
+    await _kill_once_progress_shows(process, signal.SIGTERM)
+    started = time.monotonic()
+    _, stderr = await asyncio.wait_for(process.communicate(), 10)
+    stopped_after = time.monotonic() - started
+    [stopped] = await stored_tasks(tmp_path)
+
+    resumed = await sorabot("resume", env=sim_env, cwd=tmp_path)
+
+    assert stopped_after < 5
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "sorabot resume" in stderr.decode()
+    assert stopped.state.in_flight
+    assert resumed.returncode == 0, resumed.stderr
+    assert (tmp_path / "corgi.mp4").read_bytes()[4:8] == b"ftyp"
+    assert len(create_requests(simulator)) == 1
+
+
+async def test_resume_with_nothing_unfinished_exits_at_once(env, tmp_path):
+    result = await sorabot("resume", env=env, cwd=tmp_path, within=20)
+
+    assert result.returncode == 0
+    assert "No command-line task to resume" in result.stderr
+
+
+async def test_run_with_no_platform_configured_exits_2_naming_the_variables(
+    env, tmp_path
+):
+    result = await sorabot("run", env=env, cwd=tmp_path, within=20)
+
+    assert result.returncode == 2
+    for name in (
+        "DISCORD_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+    ):
+        assert name in result.stderr
+
+
+async def test_api_key_never_appears_in_output_even_when_debugging(
+    sim_env, simulator, tmp_path
+):
+    env = {**sim_env, "LOG_LEVEL": "DEBUG"}
+
+    result = await sorabot(
+        "generate", PROMPT, "--out", "corgi.mp4", env=env, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert API_KEY not in result.stdout + result.stderr
