@@ -124,7 +124,9 @@ class Gate:
         *,
         auth: bool = True,
     ) -> tuple[web.Response | None, str | None]:
-        """A response to send instead of the real answer, or None and the
+        """Apply the next queued fault aimed at ``target``, then the key check.
+
+        Returns a response to send instead of the real answer, or None and the
         ``malformed`` mode the real answer must be spoilt with.
         """
         fault = self._faults.take_request(target)
