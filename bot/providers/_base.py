@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from bot.errors import ConfigError, ProviderProtocolError
 from bot.models import GenerationRequest, TaskStatus, VideoResult
@@ -19,14 +19,16 @@ from bot.providers._http import ProviderHTTP, decode
 class Created(BaseModel):
     """A create answer: only the task id matters; every other field is ignored."""
 
+    model_config = ConfigDict(str_strip_whitespace=True)
+
     id: str = Field(min_length=1, validation_alias=AliasChoices("id", "task_id"))
 
 
 class HTTPProvider(ABC):
     """Base of the dialect classes; each subclass is one ``VideoProvider``.
 
-    ``parse_status`` is a pure static function so it can be fed hostile JSON in
-    tests without a server.
+    ``parse_created`` and ``parse_status`` are pure static functions so they can be
+    fed hostile JSON in tests without a server.
     """
 
     dialect: str
@@ -45,6 +47,11 @@ class HTTPProvider(ABC):
 
     @abstractmethod
     async def query(self, provider_task_id: str) -> TaskStatus: ...
+
+    @staticmethod
+    def parse_created(answer: object) -> str:
+        """The task id from the create answer; most dialects answer ``id``."""
+        return created_id(answer)
 
     @staticmethod
     @abstractmethod

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.models import TaskStatus, VideoResult
 from bot.ports import ProviderFeatures, Submission
-from bot.providers._base import HTTPProvider, created_id, path_id
+from bot.providers._base import HTTPProvider, path_id
 from bot.providers._http import FormParts
 from bot.providers._normalise import status_from_body
 from bot.providers.sizes import size_text
@@ -48,7 +48,7 @@ class OpenAIProvider(HTTPProvider):
         answer = await self._http.request_json(
             "POST", "/v1/videos", form=self.form(submission), task_route=False
         )
-        return created_id(answer)
+        return self.parse_created(answer)
 
     async def query(self, provider_task_id: str) -> TaskStatus:
         answer = await self._http.request_json(

@@ -86,14 +86,19 @@ class SoraProvider(HTTPProvider):
         answer = await self._http.request_json(
             "POST", "/sora/v1/videos", json_body=self.body(submission), task_route=False
         )
-        data = unwrap(answer, "create answer")
-        return text(data) or created_id(data)
+        return self.parse_created(answer)
 
     async def query(self, provider_task_id: str) -> TaskStatus:
         answer = await self._http.request_json(
             "GET", f"/sora/v1/videos/{path_id(provider_task_id)}"
         )
         return self.parse_status(answer)
+
+    @staticmethod
+    def parse_created(answer: object) -> str:
+        """The envelope's ``data`` is the id itself (or, leniently, a task object)."""
+        data = unwrap(answer, "create answer")
+        return text(data) or created_id(data)
 
     @staticmethod
     def parse_status(body: object) -> TaskStatus:

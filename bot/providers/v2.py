@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bot.models import TaskStatus
 from bot.ports import ProviderFeatures, Submission
-from bot.providers._base import HTTPProvider, created_id, path_id
+from bot.providers._base import HTTPProvider, path_id
 from bot.providers._normalise import status_from_body
 from bot.providers.sizes import ASPECT_RATIOS
 
@@ -51,7 +51,7 @@ class V2Provider(HTTPProvider):
             json_body=self.body(submission),
             task_route=False,
         )
-        return created_id(answer)
+        return self.parse_created(answer)
 
     async def query(self, provider_task_id: str) -> TaskStatus:
         answer = await self._http.request_json(

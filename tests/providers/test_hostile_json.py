@@ -1,4 +1,5 @@
-"""Whatever JSON a relay sends, a parser answers a status or a ``ProviderError``."""
+"""Whatever JSON a relay sends, a parser answers a status (or a task id) or a
+``ProviderError``, never a crash."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ BODIES = JSON | SEEDED | st.fixed_dictionaries({"code": WORDS, "data": SEEDED | 
 
 
 @pytest.mark.parametrize("dialect", sorted(PROVIDERS))
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=BODIES)
 def test_parser_answers_a_status_or_a_provider_error(dialect, body):
     try:
@@ -88,5 +89,21 @@ def test_parser_answers_a_status_or_a_provider_error(dialect, body):
 
     if isinstance(outcome, TaskStatus):
         assert 0 <= outcome.progress.percent <= 100
+    else:
+        assert str(outcome), "a ProviderError must say what went wrong"
+
+
+@pytest.mark.parametrize("dialect", sorted(PROVIDERS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=BODIES | st.fixed_dictionaries({"id": SCALARS, "task_id": SCALARS}))
+def test_create_answer_parser_answers_an_id_or_a_provider_error(dialect, body):
+    try:
+        outcome: str | ProviderError = PROVIDERS[dialect].parse_created(body)
+    except ProviderError as exc:
+        outcome = exc
+
+    if isinstance(outcome, str):
+        assert outcome.strip() == outcome
+        assert outcome
     else:
         assert str(outcome), "a ProviderError must say what went wrong"
