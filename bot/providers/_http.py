@@ -28,6 +28,9 @@ FormParts = list[tuple[str, tuple[str | None, bytes | str] | tuple[str, bytes, s
 
 # MP4/MOV/3GP carry "ftyp" at offset 4; WebM/Matroska start with the EBML magic.
 _VIDEO_MAGIC = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))
+# A 25-second Sora video is tens of MB; a relay streaming without end must not
+# fill the disk.
+MAX_VIDEO_BYTES = 1024**3
 
 
 def decode(model: type[M], payload: object, what: str) -> M:
@@ -200,8 +203,12 @@ async def _write(response: httpx.Response, part: Path) -> int:
                     raise ProviderProtocolError(
                         "The video service's download is not a video file."
                     )
-            await out.write(chunk)
             size += len(chunk)
+            if size > MAX_VIDEO_BYTES:
+                raise ProviderProtocolError(
+                    "The video service's download is larger than 1 GB; refused."
+                )
+            await out.write(chunk)
     if size == 0 or not _is_video(head):
         raise ProviderProtocolError("The video service's download is not a video file.")
     return size

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import anyio
 import httpx
 import pytest
 
@@ -227,3 +228,16 @@ async def test_a_refused_request_names_the_field(dialect, field, seconds, sim, c
     assert caught.value.field == field
     assert f"`{field}`" in caught.value.user_message
     assert "{" not in caught.value.user_message
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_a_large_result_is_streamed_to_disk_whole(dialect, sim, client, tmp_path):
+    provider = provider_for(dialect, sim, client)
+    sim.inject("large", bytes=3_000_000)
+    task_id = await create(provider)
+
+    final = (await run_to_end(provider, task_id))[-1]
+    video = await provider.download(task_id, final, tmp_path / "big.mp4")
+
+    assert video.size_bytes == 3_000_000
+    assert (await anyio.Path(video.path).stat()).st_size == 3_000_000

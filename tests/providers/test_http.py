@@ -207,3 +207,19 @@ async def test_an_unusable_base_url_is_not_retried_and_names_the_setting(client)
         await provider.query("task-unified-1")
 
     assert not caught.value.retryable
+
+
+async def test_a_download_past_the_size_cap_is_refused_and_leaves_no_file(
+    serve, client, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("bot.providers._http.MAX_VIDEO_BYTES", 50)
+    cdn = Recorder()
+    cdn.route("/v.mp4", web.Response(body=MP4 + bytes(100), content_type="video/mp4"))
+    base = await serve(cdn.app)
+
+    with pytest.raises(ProviderProtocolError, match="larger than"):
+        await ProviderHTTP(client, base, None).download(
+            f"{base}/v.mp4", tmp_path / "v.mp4"
+        )
+
+    assert list(tmp_path.iterdir()) == []
