@@ -67,36 +67,43 @@ _MESSAGES: dict[FailureKind, str] = {
     FailureKind.TIMEOUT: "The video service took too long and gave up. Try again.",
 }
 _URL_RE = re.compile(r"https?://\S+")
+_SECRET_RE = re.compile(r"(Bearer\s+\S+|\bsk-[A-Za-z0-9_\-]{6,})", re.IGNORECASE)
 _MAX_REASON = 200
 
 
 def plain_reason(reason: str | None) -> str | None:
     """A provider's reason cut to one safe sentence, or ``None`` if it is not prose.
 
-    Raw JSON, HTML and URLs never reach a chat channel.
+    Raw JSON, HTML, URLs and anything shaped like an API key never reach a chat
+    channel.
     """
     if reason is None:
         return None
     line = " ".join(reason.split("\n", 1)[0].split())
     if not line or line[0] in "{[<" or "<html" in line.lower():
         return None
-    line = _URL_RE.sub("[link]", line)
+    line = _SECRET_RE.sub("***", _URL_RE.sub("[link]", line))
     if len(line) > _MAX_REASON:
         line = line[: _MAX_REASON - 1].rstrip() + "…"
     return line
 
 
+def _says(words: str, cues: tuple[str, ...]) -> bool:
+    """Whether a cue starts a word in ``words`` ("face" is not in "surface")."""
+    return any(re.search(rf"(?<![a-z]){re.escape(cue)}", words) for cue in cues)
+
+
 def _kind(words: str) -> FailureKind:
-    if any(w in words for w in _INVALID_INPUT):
+    if _says(words, _INVALID_INPUT):
         return FailureKind.INVALID_INPUT
-    if any(w in words for w in _MODERATION):
+    if _says(words, _MODERATION):
         return next(
-            (kind for kind, cues in _STAGES if any(c in words for c in cues)),
+            (kind for kind, cues in _STAGES if _says(words, cues)),
             FailureKind.MODERATION,
         )
-    if any(w in words for w in _QUOTA):
+    if _says(words, _QUOTA):
         return FailureKind.PROVIDER_CONFIG
-    if any(w in words for w in _TIMEOUT):
+    if _says(words, _TIMEOUT):
         return FailureKind.TIMEOUT
     return FailureKind.PROVIDER_ERROR
 

@@ -337,6 +337,7 @@ def test_video_create_failure_reason_in_detail():
         ),
         ("Quota exceeded", "quota_exceeded", FailureKind.PROVIDER_CONFIG),
         ("Generation timed out", "generation_timeout", FailureKind.TIMEOUT),
+        ("Policy violation on a surface", None, FailureKind.MODERATION),
         (None, None, FailureKind.PROVIDER_ERROR),
     ],
 )
@@ -352,3 +353,9 @@ def test_failure_message_never_echoes_json_or_links():
 
     assert "{" not in failure.message
     assert "https://" not in linked.message
+
+
+def test_failure_message_never_repeats_something_shaped_like_a_key():
+    failure = describe_failure("Upstream refused key sk-abcdef123456 for this", None)
+
+    assert "sk-abcdef123456" not in failure.message
