@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import importlib
 import io
 import logging
 import mimetypes
@@ -20,7 +19,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Protocol, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 from pydantic import ValidationError
 
@@ -211,35 +210,27 @@ async def _resume(settings: Settings, signals: _Signals) -> int:
     return EXIT_OK if all(o is None for o in outcomes) else EXIT_FAILED
 
 
-class _Adapter(Protocol):
-    async def attach(
-        self, runtime: Runtime, stack: contextlib.AsyncExitStack
-    ) -> None: ...
-
-
 async def _run(settings: Settings, signals: _Signals) -> int:
-    platforms = [
-        name
-        for name, enabled in (
-            ("discord", settings.discord_enabled),
-            ("slack", settings.slack_enabled),
-        )
-        if enabled
-    ]
-    if not platforms:
+    if not (settings.discord_enabled or settings.slack_enabled):
         sys.stderr.write(f"{NOTHING_CONFIGURED}\n")
         return EXIT_USAGE
     async with Runtime(settings) as runtime, contextlib.AsyncExitStack() as stack:
         # Command-line tasks interrupted earlier are finished by the long-running bot.
         runtime.service.register_chat(TerminalDirectory(sys.stderr))
-        for name in platforms:
-            # Imported only when configured: the core never needs a chat SDK.
-            adapter: _Adapter = importlib.import_module(f"adapters.{name}")
-            await adapter.attach(runtime, stack)
+        # Adapters are imported only when configured: the core needs no chat SDK.
+        if settings.discord_enabled:
+            from adapters.discord import attach as attach_discord
+
+            await attach_discord(runtime, stack)
+        if settings.slack_enabled:
+            from adapters.slack import attach as attach_slack
+
+            await attach_slack(runtime, stack)
         signals.on_signal(runtime.stop)
         await runtime.start()
-        log.info("sorabot is running (%s); stop with SIGTERM or Ctrl-C", platforms)
+        log.info("sorabot is running; stop it with SIGTERM or Ctrl-C")
         await runtime.wait_stopped()
+        log.info("stopping; unfinished tasks resume on the next start")
     return EXIT_OK
 
 

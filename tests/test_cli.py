@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.models import Platform, Task, TaskState
@@ -197,27 +198,31 @@ async def test_moderation_failure_exits_non_zero_with_a_plain_reason(
     assert not (tmp_path / "x.mp4").exists()
 
 
-async def _kill_once_progress_shows(
-    process: asyncio.subprocess.Process, sig: int
-) -> str:
-    """Read stderr until a percentage above 0 appears, then send ``sig``."""
+async def _read_until(
+    process: asyncio.subprocess.Process, pattern: str
+) -> re.Match[str]:
     assert process.stderr is not None
     seen = ""
     async with asyncio.timeout(30):
         while True:
             line = (await process.stderr.readline()).decode()
-            assert line, f"sorabot ended before any progress:\n{seen}"
+            assert line, f"sorabot ended before printing {pattern!r}:\n{seen}"
             seen += line
-            if any(p > 0 for p in percents(line)):
-                process.send_signal(sig)
-                return seen
+            if match := re.search(pattern, line):
+                return match
+
+
+async def _kill_at_progress(process: asyncio.subprocess.Process, sig: int) -> None:
+    """Send ``sig`` once the progress bar shows more than 0 %."""
+    await _read_until(process, r"\b[1-9]\d*%")
+    process.send_signal(sig)
 
 
 async def test_sigkill_mid_task_then_resume_delivers_once(sim_env, simulator, tmp_path):
     env = {**sim_env}
     simulator.duration = 3.0
     process = await _start(("generate", PROMPT, "--out", "corgi.mp4"), env, tmp_path)
-    await _kill_once_progress_shows(process, signal.SIGKILL)
+    await _kill_at_progress(process, signal.SIGKILL)
     await process.wait()
     [killed] = await stored_tasks(tmp_path)
 
@@ -241,7 +246,7 @@ async def test_sigterm_stops_generate_within_5_s_and_leaves_the_task_resumable(
     process = await _start(
         ("generate", PROMPT, "--out", "corgi.mp4"), sim_env, tmp_path
     )
-    await _kill_once_progress_shows(process, signal.SIGTERM)
+    await _kill_at_progress(process, signal.SIGTERM)
     started = time.monotonic()
     _, stderr = await asyncio.wait_for(process.communicate(), 10)
     stopped_after = time.monotonic() - started
@@ -263,6 +268,58 @@ async def test_resume_with_nothing_unfinished_exits_at_once(env, tmp_path):
 
     assert result.returncode == 0
     assert "No command-line task to resume" in result.stderr
+
+
+async def _stop(process: asyncio.subprocess.Process) -> float:
+    """SIGTERM; the seconds until the process has exited."""
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(process.communicate(), 10)
+    return time.monotonic() - started
+
+
+def slack_http_env(env: dict[str, str]) -> dict[str, str]:
+    """Slack in HTTP mode: nothing is asked of Slack until an event arrives."""
+    return {
+        **env,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "test-signing-secret",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+    }
+
+
+async def test_run_serves_healthz_and_stops_on_sigterm_within_5_s(env, tmp_path):
+    process = await _start(("run",), slack_http_env(env), tmp_path)
+    url = (await _read_until(process, r"HTTP server listening on (http://\S+)"))[1]
+    await _read_until(process, r"sorabot is running")
+    async with httpx.AsyncClient() as client:
+        health = await client.get(f"{url}/healthz")
+
+    stopped_after = await _stop(process)
+
+    assert health.json() == {"status": "ok"}
+    assert stopped_after < 5
+    assert process.returncode == 0
+
+
+async def test_run_finishes_a_command_line_task_interrupted_earlier(
+    sim_env, simulator, tmp_path
+):
+    simulator.duration = 3.0
+    generate = await _start(
+        ("generate", PROMPT, "--out", "corgi.mp4"), sim_env, tmp_path
+    )
+    await _kill_at_progress(generate, signal.SIGKILL)
+    await generate.wait()
+
+    bot = await _start(("run",), slack_http_env(sim_env), tmp_path)
+    await _read_until(bot, r"Saved \d+ bytes to .*corgi\.mp4")
+    await _stop(bot)
+
+    [task] = await stored_tasks(tmp_path)
+    assert task.state is TaskState.DELIVERED
+    assert (tmp_path / "corgi.mp4").read_bytes()[4:8] == b"ftyp"
+    assert len(create_requests(simulator)) == 1
 
 
 async def test_run_with_no_platform_configured_exits_2_naming_the_variables(
