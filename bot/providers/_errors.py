@@ -145,7 +145,7 @@ def error_for(
             status_code=status,
             code=code,
         )
-    if known & _UNKNOWN_TASK_CODES or (status == 404 and task_route):
+    if task_route and (status == 404 or known & _UNKNOWN_TASK_CODES):
         return ProviderTaskUnknown(
             f"The video service does not know this task (HTTP {status}){detail}.",
             status_code=status,

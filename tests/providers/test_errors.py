@@ -99,8 +99,11 @@ def test_task_not_exist_with_400_is_an_unknown_task():
     assert isinstance(error_for(400, body), ProviderTaskUnknown)
 
 
-def test_404_on_the_create_route_points_at_the_configuration():
-    error = error_for(404, "not found", task_route=False)
+@pytest.mark.parametrize(
+    "body", ["not found", {"error": {"code": 404, "type": "not_found_error"}}]
+)
+def test_404_on_the_create_route_points_at_the_configuration(body):
+    error = error_for(404, body, task_route=False)
 
     assert isinstance(error, ProviderProtocolError)
     assert "SORA_API_URL" in str(error)
