@@ -15,7 +15,6 @@ and signed webhooks, and injects faults on demand::
 
 from __future__ import annotations
 
-from bot.simulator._callbacks import sign_webhook, webhook_key
 from bot.simulator._faults import REQUEST_FAULTS, TASK_FAULTS
 from bot.simulator._media import sample_video
 from bot.simulator._records import CallbackRecord, FileRecord, RecordedRequest
@@ -29,6 +28,4 @@ __all__ = [
     "RecordedRequest",
     "Simulator",
     "sample_video",
-    "sign_webhook",
-    "webhook_key",
 ]

@@ -10,9 +10,6 @@ OpenAI signs them.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import itertools
 import json
 import secrets
@@ -25,6 +22,7 @@ import aiohttp
 from bot.simulator._records import CallbackRecord
 from bot.simulator._tasks import Phase, TaskSpec, snapshot
 from bot.simulator.dialects._base import Context, Dialect
+from bot.webhooks import sign_standard_webhook
 
 DOCUMENTED_RETRY_DELAYS = (1.0, 2.0, 4.0)
 _TIMEOUT = 10.0
@@ -34,20 +32,6 @@ def default_retry_delays(duration: float) -> tuple[float, ...]:
     """The documented 1/2/4 s, shrunk in proportion when tasks last under 30 s."""
     scale = min(1.0, max(duration, 0.05) / 30)
     return tuple(delay * scale for delay in DOCUMENTED_RETRY_DELAYS)
-
-
-def webhook_key(secret: str) -> bytes:
-    """Standard Webhooks: ``whsec_`` secrets are base64, others are raw bytes."""
-    if secret.startswith("whsec_"):
-        return base64.b64decode(secret[len("whsec_") :])
-    return secret.encode()
-
-
-def sign_webhook(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` header value for one delivery."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(webhook_key(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode("ascii")
 
 
 class Notifier:
@@ -151,10 +135,7 @@ class Notifier:
             headers = {"Content-Type": "application/json"}
             if signing is not None:
                 secret, msg_id = signing
-                stamp = int(time.time())
-                headers["webhook-id"] = msg_id
-                headers["webhook-timestamp"] = str(stamp)
-                headers["webhook-signature"] = sign_webhook(secret, msg_id, stamp, body)
+                headers.update(sign_standard_webhook(body, secret, msg_id=msg_id))
             status = await self._post(url, body, headers)
             self._log.append(
                 CallbackRecord(
