@@ -28,7 +28,7 @@ class OpenAIProvider(HTTPProvider):
     )
 
     def form(self, submission: Submission) -> FormParts:
-        """The multipart parts, in the order OpenAI's reference lists them."""
+        """The text fields, then the reference image as the ``input_reference`` file."""
         request = submission.request
         parts: FormParts = [
             ("model", (None, request.model)),
