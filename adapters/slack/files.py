@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
+from typing import BinaryIO
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -90,13 +92,12 @@ class VideoUploader:
         Raises ``UploadError`` (or ``SlackApiError``) when Slack does not take it.
         """
         async with self._slots:
-            size = (await asyncio.to_thread(path.stat)).st_size
-            ticket = await self._client.files_getUploadURLExternal(
-                filename=filename, length=size
-            )
-            upload_url, file_id = str(ticket["upload_url"]), str(ticket["file_id"])
-            stream = await asyncio.to_thread(path.open, "rb")
+            stream, size = await asyncio.to_thread(_open_sized, path)
             try:
+                ticket = await self._client.files_getUploadURLExternal(
+                    filename=filename, length=size
+                )
+                upload_url, file_id = str(ticket["upload_url"]), str(ticket["file_id"])
                 # aiohttp streams an open file in chunks with a Content-Length.
                 async with self._session.post(
                     upload_url, data=stream, timeout=UPLOAD_TIMEOUT
@@ -106,10 +107,15 @@ class VideoUploader:
                             f"upload of {filename} answered HTTP {response.status}"
                         )
             finally:
-                await asyncio.to_thread(stream.close)
+                stream.close()
             await self._client.files_completeUploadExternal(
                 files=[{"id": file_id, "title": title}],
                 channel_id=channel,
                 thread_ts=thread_ts,
                 initial_comment=comment,
             )
+
+
+def _open_sized(path: Path) -> tuple[BinaryIO, int]:
+    stream = path.open("rb")
+    return stream, os.fstat(stream.fileno()).st_size
