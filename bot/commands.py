@@ -1,0 +1,177 @@
+"""The one-off commands: ``generate``, ``resume`` and ``tasks``.
+
+Each opens a ``Runtime`` of its own with the terminal as the chat surface, so a
+command-line generation goes through exactly the same service, store, tracker and
+provider client as a ``/sora`` in Discord or Slack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import mimetypes
+import sys
+from pathlib import Path
+
+from bot.config import Settings
+from bot.errors import UserInputError
+from bot.models import (
+    GenerationRequest,
+    ImageInput,
+    Orientation,
+    Platform,
+    Requester,
+    TaskState,
+)
+from bot.runtime import Runtime
+from bot.signals import Interrupted, Signals
+from bot.store import SqliteTaskStore
+from bot.terminal import TerminalDirectory, cli_chat
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the provider could not make the video
+EXIT_USAGE = 2  # refused before anything was sent: input, configuration
+
+
+def _local(settings: Settings) -> Settings:
+    """Settings for a one-off command: a free port unless the world must reach us.
+
+    Without ``PUBLIC_URL`` nothing outside calls the bot's HTTP server, so a free
+    port avoids clashing with a ``sorabot run`` on the same machine.
+    """
+    if settings.public_url is None:
+        return settings.model_copy(update={"http_port": 0})
+    return settings
+
+
+def _requester() -> Requester:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # containers may have no passwd entry for the uid
+        user = "cli"
+    return Requester(user_id=user, display_name=user)
+
+
+def _read_image(path: Path) -> ImageInput:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserInputError(f"There is no image file {path}.") from None
+    except OSError as exc:
+        raise UserInputError(f"Cannot read the image {path}: {exc.strerror}.") from None
+    mime, _ = mimetypes.guess_type(path.name)
+    return ImageInput(filename=path.name, data=data, content_type=mime or "")
+
+
+def request_from_args(
+    args: argparse.Namespace, settings: Settings
+) -> GenerationRequest:
+    """The ``generate`` arguments as a request; the image is read, not checked."""
+    out = Path(args.out)
+    if not out.parent.resolve().is_dir():
+        raise UserInputError(f"The folder {out.parent} for --out does not exist.")
+    if out.is_dir():
+        raise UserInputError(f"--out {out} is a folder; give a file name.")
+    options: dict[str, object] = {
+        "model": args.model or settings.sora_model,
+        "orientation": Orientation(args.orientation),
+        "hd": args.hd,
+        "private": args.private,
+        "style": args.style,
+    }
+    if args.seconds is not None:
+        options["seconds"] = args.seconds
+    image = _read_image(Path(args.image)) if args.image else None
+    return GenerationRequest.model_validate(
+        {
+            "prompt": args.prompt,
+            **options,
+            "image": image,
+            "requester": _requester(),
+            "chat": cli_chat(out),
+        }
+    )
+
+
+async def _until_recorded(runtime: Runtime, task_id: str, within: float = 5) -> None:
+    """Wait until the store says the outcome was delivered, so ``resume`` won't."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        task = await runtime.store.get(task_id)
+        if task.state in (TaskState.DELIVERED, TaskState.CANCELLED):
+            return
+        await asyncio.sleep(0.05)
+    log.warning("task %s was shown but not yet recorded as delivered", task_id)
+
+
+async def generate(
+    args: argparse.Namespace, settings: Settings, signals: Signals
+) -> int:
+    """One video to ``--out``; ``EXIT_FAILED`` when the provider made none."""
+    request = request_from_args(args, settings)
+    terminal = TerminalDirectory(sys.stderr)
+    async with Runtime(_local(settings)) as runtime:
+        runtime.service.register_chat(terminal)
+        await signals.race(runtime.start())
+        task = await signals.race(runtime.service.submit(request))
+        try:
+            failure = await signals.race(terminal.outcome(task.id))
+        except Interrupted:
+            terminal.say(
+                f"Stopped. Task {task.id} is saved; `sorabot resume` finishes it."
+            )
+            raise
+        await _until_recorded(runtime, task.id)
+    return EXIT_OK if failure is None else EXIT_FAILED
+
+
+async def resume(settings: Settings, signals: Signals) -> int:
+    """Finish the command-line tasks a stopped process left, then return."""
+    terminal = TerminalDirectory(sys.stderr)
+    async with Runtime(_local(settings)) as runtime:
+        runtime.service.register_chat(terminal)
+        unfinished = await runtime.store.unfinished()
+        mine = [t for t in unfinished if t.chat.platform is Platform.CLI]
+        if len(mine) < len(unfinished):
+            terminal.say(
+                f"{len(unfinished) - len(mine)} Discord/Slack task(s) are left "
+                "for `sorabot run`."
+            )
+        if not mine:
+            terminal.say("No command-line task to resume.")
+            return EXIT_OK
+        terminal.say(f"Resuming {len(mine)} task(s).")
+        await signals.race(runtime.start())
+        outcomes = await signals.race(
+            asyncio.gather(*(terminal.outcome(t.id) for t in mine))
+        )
+        for task in mine:
+            await _until_recorded(runtime, task.id)
+    return EXIT_OK if all(o is None for o in outcomes) else EXIT_FAILED
+
+
+async def list_tasks(settings: Settings, limit: int) -> int:
+    """Print the newest tasks as a table on stdout."""
+    path = settings.sqlite_path
+    if not path.exists():
+        sys.stdout.write(f"No tasks yet (no database at {path}).\n")
+        return EXIT_OK
+    async with SqliteTaskStore.open(path) as store:
+        tasks = await store.recent(limit)
+    rows = [("ID", "STATE", "PROGRESS", "CREATED", "PROMPT")]
+    for task in tasks:
+        prompt = " ".join(task.request.prompt.split())
+        if len(prompt) > 48:
+            prompt = prompt[:47] + "…"
+        created = task.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        rows.append((task.id, task.state, f"{task.progress.percent}%", created, prompt))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        sys.stdout.write("  ".join([*cells, row[4]]) + "\n")
+    return EXIT_OK
