@@ -218,7 +218,11 @@ async def main_run(args: argparse.Namespace, simulator_url: str) -> None:
     async with FakeSlack() as fake, contextlib.AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         bot = await stack.enter_async_context(_bot(fake, simulator_url, args, workdir))
-        print(f"{args.rate:g} commands/s for {args.seconds:g} s ({total} jobs)")
+        print(
+            f"{args.rate:g} commands/s for {args.seconds:g} s ({total} jobs; "
+            f"simulated jobs take {args.sim_duration:g} s, polled every "
+            f"{args.poll_interval:g} s)"
+        )
         started = time.perf_counter()
         latencies = await _fire(fake, bot.url, args.rate, args.seconds, 0)
         await fake.wait_for(
@@ -286,7 +290,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=100, help="commands per second")
     parser.add_argument("--seconds", type=float, default=10, help="0 skips the run")
     parser.add_argument("--sim-duration", type=float, default=3.0)
-    parser.add_argument("--poll-interval", type=float, default=1.0)
+    parser.add_argument(
+        "--poll-interval", type=float, default=10.0, help="the bot's POLL_INTERVAL"
+    )
     parser.add_argument(
         "--updates-per-minute",
         type=float,
