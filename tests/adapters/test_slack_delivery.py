@@ -128,3 +128,21 @@ async def test_workspace_admin_may_cancel_someone_elses_job(fake, simulator, sla
     await eventually(lambda: headline(status.blocks).startswith("Cancelled"))
     assert time.monotonic() - started < 5
     assert fake.responses_sent() == []
+
+
+async def test_channel_the_bot_is_not_in_gets_a_private_hint_and_nothing_starts(
+    fake, simulator, slack
+):
+    fake.outside.add(CHANNEL)
+
+    await slack.command(slash_command(fake, "a corgi in the wrong place"))
+
+    [answer] = await _responses(fake)
+    assert answer["response_type"] == "ephemeral"
+    assert "/invite @sorabot" in answer["text"]
+    assert simulator.requests == []
+
+
+async def _responses(fake: FakeSlack) -> list[dict]:
+    await eventually(lambda: bool(fake.responses_sent()))
+    return fake.responses_sent()

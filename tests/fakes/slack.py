@@ -124,6 +124,8 @@ class FakeSlack:
         self.port = 0
         # The next N uploads answer HTTP 500, to exercise failed deliveries.
         self.fail_uploads = 0
+        # Channels the bot has not been invited to: posting there is refused.
+        self.outside: set[str] = set()
 
     # --------------------------------------------------------------- lifecycle
 
@@ -394,6 +396,8 @@ class FakeSlack:
         channel = args.get("channel", "")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        if channel in self.outside:
+            return {"ok": False, "error": "not_in_channel"}
         thread_ts = args.get("thread_ts") or None
         if thread_ts is not None and (channel, thread_ts) not in self.messages:
             return {"ok": False, "error": "thread_not_found"}
