@@ -30,8 +30,8 @@ _NOT_POSTABLE = frozenset(
     {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 )
 CANNOT_POST = (
-    "I can't post in this channel. Invite me first (`/invite @sorabot`), "
-    "or use me in another channel."
+    "I can't post in this channel yet. Invite me first (type `/invite` and pick "
+    "me), or use me in a channel I'm already in."
 )
 
 

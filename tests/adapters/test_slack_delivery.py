@@ -139,7 +139,7 @@ async def test_channel_the_bot_is_not_in_gets_a_private_hint_and_nothing_starts(
 
     [answer] = await _responses(fake)
     assert answer["response_type"] == "ephemeral"
-    assert "/invite @sorabot" in answer["text"]
+    assert "Invite me first" in answer["text"]
     assert simulator.requests == []
 
 
