@@ -29,6 +29,7 @@ from aiohttp import web
 from bot.callbacks import add_callback_routes
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.http_transport import AiohttpTransport
 from bot.imaging import prepare_image
 from bot.media import MediaHost
 from bot.ports import TaskStore, VideoProvider
@@ -111,7 +112,9 @@ class Runtime:
             SqliteTaskStore.open(settings.sqlite_path)
         )
         self.http_client = await stack.enter_async_context(
-            httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS)
+            httpx.AsyncClient(
+                timeout=HTTP_TIMEOUT, transport=AiohttpTransport(HTTP_LIMITS)
+            )
         )
         base_url = settings.sora_api_url
         api_key = settings.sora_api_key

@@ -119,7 +119,9 @@ class SqliteTaskStore:
     ) -> Self:
         """Open (creating if needed) and migrate the database at ``path``."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path)
+        # Autocommit: every statement is its own transaction, so a write is one
+        # round trip to aiosqlite's thread instead of two (execute, then commit).
+        db = await aiosqlite.connect(path, isolation_level=None)
         try:
             db.row_factory = aiosqlite.Row
             await db.execute("PRAGMA journal_mode=WAL")
@@ -146,9 +148,8 @@ class SqliteTaskStore:
         await self._db.close()
 
     async def schema_version(self) -> int:
-        async with self._db.execute("SELECT version FROM schema_version") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        rows = await self._db.execute_fetchall("SELECT version FROM schema_version")
+        return next((int(row[0]) for row in rows), 0)
 
     # -- tasks ---------------------------------------------------------------------
 
@@ -186,7 +187,6 @@ class SqliteTaskStore:
                 task.parent_task_id,
             ),
         )
-        await self._db.commit()
 
     async def save(self, task: Task) -> None:
         """Write what can change; the request itself is fixed once added."""
@@ -208,7 +208,6 @@ class SqliteTaskStore:
                 task.id,
             ),
         )
-        await self._db.commit()
         if cursor.rowcount == 0:
             raise TaskNotFound(task.id)
 
@@ -252,8 +251,7 @@ class SqliteTaskStore:
 
     async def _many(self, where: str, params: Sequence[Any]) -> list[Task]:
         sql = f"SELECT {_COLUMNS} FROM tasks {where}"  # noqa: S608
-        async with self._db.execute(sql, params) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._db.execute_fetchall(sql, params)
         return [await self._task(row) for row in rows]
 
     async def _task(self, row: aiosqlite.Row) -> Task:
@@ -280,24 +278,22 @@ class SqliteTaskStore:
 
     async def _image(self, meta: dict[str, Any]) -> ImageInput:
         sha256 = meta.pop("sha256")
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT data FROM images WHERE sha256 = ?", (sha256,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            raise ConfigError(f"the database lost reference image {sha256[:12]}")
-        return ImageInput(**meta, data=bytes(row[0]))
+        )
+        for row in rows:
+            return ImageInput(**meta, data=bytes(row[0]))
+        raise ConfigError(f"the database lost reference image {sha256[:12]}")
 
     # -- settings ------------------------------------------------------------------
 
     async def get_setting(self, scope: Scope, key: str) -> str | None:
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT value FROM settings WHERE platform = ? AND workspace_id = ? "
             "AND channel_id = ? AND key = ?",
             (scope.platform.value, scope.workspace_id, scope.channel_id or "", key),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else str(row[0])
+        )
+        return next((str(row[0]) for row in rows), None)
 
     async def set_setting(self, scope: Scope, key: str, value: str | None) -> None:
         where = (scope.platform.value, scope.workspace_id, scope.channel_id or "", key)
@@ -314,7 +310,6 @@ class SqliteTaskStore:
                 "channel_id, key) DO UPDATE SET value = excluded.value",
                 (*where, value),
             )
-        await self._db.commit()
 
 
 _M = TypeVar("_M", VideoResult, Failure)
@@ -331,21 +326,22 @@ def _parse_time(raw: str | None) -> datetime | None:
 async def _migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:
     """Apply the scripts this database has not seen yet, each in one transaction."""
     await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
-    async with db.execute("SELECT version FROM schema_version") as cursor:
-        row = await cursor.fetchone()
-    if row is None:
+    rows = list(await db.execute_fetchall("SELECT version FROM schema_version"))
+    if not rows:
         await db.execute("INSERT INTO schema_version (version) VALUES (0)")
-        await db.commit()
-        version = 0
-    else:
-        version = int(row[0])
+    version = int(rows[0][0]) if rows else 0
     if version > len(migrations):
         raise ConfigError(
             f"The database is at schema version {version}, newer than this sorabot "
             f"knows ({len(migrations)}). Upgrade sorabot or use another DATABASE_URL."
         )
     for number, script in enumerate(migrations[version:], start=version + 1):
-        # executescript commits first, so BEGIN/COMMIT make each step all-or-nothing.
-        await db.executescript(
-            f"BEGIN;\n{script}\nUPDATE schema_version SET version = {number};\nCOMMIT;"
-        )
+        try:
+            await db.executescript(
+                f"BEGIN;\n{script}\nUPDATE schema_version SET version = {number};\n"
+                "COMMIT;"
+            )
+        except BaseException:
+            if db.in_transaction:
+                await db.rollback()
+            raise

@@ -1,0 +1,240 @@
+"""How the core tracks N concurrent tasks: memory, CPU, queries, lag.
+
+The simulator runs in its own process (``python -m bot.simulator``), so the figures
+below are the bot's alone. The bot side is the real ``Runtime`` (SQLite file,
+shared httpx client, tracker, service) with a chat surface that only notes times.
+
+    python bench/track.py                       # 10,000 tasks, 10 s poll interval
+    python bench/track.py --tasks 1000 --poll-interval 2 --duration 20
+
+Targets: 10,000 in flight with peak RSS growth <= 100 MB, average CPU <= 0.5 core
+while polling at a 10 s interval, every task noticed complete within one poll
+interval of finishing at the simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bot.config import Settings
+from bot.models import (
+    ChatRef,
+    Failure,
+    GenerationRequest,
+    Platform,
+    Requester,
+    Task,
+    TaskState,
+    VideoResult,
+)
+from bot.runtime import Runtime
+from bot.simulator._tasks import TaskSpec
+
+
+def _status_kb(field_name: str) -> int:
+    text = Path("/proc/self/status").read_text()
+    match = re.search(rf"^{field_name}:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Clock:
+    """When each task reached each milestone, in unix seconds."""
+
+    succeeded: dict[str, float] = field(default_factory=dict)
+    delivered: dict[str, float] = field(default_factory=dict)
+    provider_ids: dict[str, str] = field(default_factory=dict)
+    failed: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    expected: int = 0
+
+
+class TimingThread:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def post_status(self, task: Task) -> ChatRef:
+        return task.chat
+
+    async def edit_status(self, task: Task) -> None:
+        if task.state is TaskState.SUCCEEDED and task.provider_task_id:
+            self._clock.succeeded.setdefault(task.id, time.time())
+            self._clock.provider_ids[task.id] = task.provider_task_id
+
+    async def post_video(self, task: Task, video: VideoResult) -> None:
+        self._finish(task)
+
+    async def post_error(self, task: Task, failure: Failure) -> None:
+        self._clock.failed += 1
+        self._finish(task)
+
+    def _finish(self, task: Task) -> None:
+        self._clock.delivered[task.id] = time.time()
+        if len(self._clock.delivered) >= self._clock.expected:
+            self._clock.done.set()
+
+
+class TimingDirectory:
+    platform = Platform.CLI
+
+    def __init__(self, clock: Clock) -> None:
+        self._thread = TimingThread(clock)
+
+    def thread(self, chat: ChatRef) -> TimingThread:
+        return self._thread
+
+
+def start_simulator(duration: float) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "bot.simulator",
+            "--port",
+            "0",
+            "--duration",
+            str(duration),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("SIMULATOR_URL="):
+        process.kill()
+        raise SystemExit(f"simulator did not start: {line!r}")
+    return process, line.removeprefix("SIMULATOR_URL=")
+
+
+def simulated_end(provider_task_id: str) -> float | None:
+    code = provider_task_id.rsplit("_", 1)[-1]
+    spec = TaskSpec.decode(code)
+    return None if spec is None else spec.end
+
+
+async def run(args: argparse.Namespace, simulator_url: str, workdir: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        SORA_API_URL=simulator_url,
+        SORA_API_KEY="sk-bench",
+        SORA_API_DIALECT=args.dialect,
+        DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
+        MEDIA_DIR=workdir / "media",
+        HTTP_PORT=0,
+        POLL_INTERVAL=args.poll_interval,
+        TASK_DEADLINE=args.duration * 10 + 600,
+    )
+    clock = Clock(expected=args.tasks)
+    requests: Counter[str] = Counter()
+
+    async def count(request: httpx.Request) -> None:
+        requests[request.method] += 1
+
+    async with Runtime(settings) as runtime:
+        runtime.http_client.event_hooks["request"].append(count)
+        runtime.service.register_chat(TimingDirectory(clock))
+        await runtime.start()
+        base_rss = _status_kb("VmRSS")
+        cpu0, wall0 = _cpu_seconds(), time.time()
+
+        for n in range(args.tasks):
+            await runtime.service.submit(
+                GenerationRequest(
+                    prompt=f"bench task {n}",
+                    requester=Requester(user_id=f"user{n}"),
+                    chat=ChatRef(platform=Platform.CLI, workspace_id="bench"),
+                )
+            )
+        cpu1, wall1 = _cpu_seconds(), time.time()
+        submitted_rss = _status_kb("VmRSS")
+        print(
+            f"submitted {args.tasks} tasks in {wall1 - wall0:.1f} s "
+            f"({cpu1 - cpu0:.1f} CPU s); tracked: {runtime.tracker.tracked}"
+        )
+
+        # Steady state: everything in flight, nothing finished yet.
+        steady = max(0.0, min(args.duration * 0.8 - (wall1 - wall0), 60.0))
+        await asyncio.sleep(steady)
+        cpu2, wall2 = _cpu_seconds(), time.time()
+        polls_in_steady = requests["GET"]
+        inflight_rss = _status_kb("VmRSS")
+
+        await asyncio.wait_for(clock.done.wait(), timeout=args.duration * 5 + 300)
+        cpu3, wall3 = _cpu_seconds(), time.time()
+        peak = _status_kb("VmHWM")
+
+    lags = []
+    for task_id, seen in clock.succeeded.items():
+        end = simulated_end(clock.provider_ids[task_id])
+        if end is not None:
+            lags.append(seen - end)
+    lags.sort()
+    gets = requests["GET"] - len(clock.succeeded)  # minus one download per video
+    print(
+        f"tasks: {args.tasks}, poll interval {args.poll_interval} s, "
+        f"simulated duration {args.duration} s, dialect {args.dialect}"
+    )
+    print(f"wall time: {wall3 - wall0:.1f} s (submit {wall1 - wall0:.1f} s)")
+    print(
+        f"RSS: base {base_rss / 1024:.1f} MB, after submit "
+        f"{submitted_rss / 1024:.1f} MB, all in flight {inflight_rss / 1024:.1f} "
+        f"MB, peak growth {(peak - base_rss) / 1024:.1f} MB"
+    )
+    print(
+        f"CPU: total {cpu3 - cpu0:.1f} s = {(cpu3 - cpu0) / (wall3 - wall0):.2f} "
+        f"core; steady polling {cpu2 - cpu1:.1f} s over {wall2 - wall1:.1f} s = "
+        f"{(cpu2 - cpu1) / max(wall2 - wall1, 1e-9):.2f} core"
+    )
+    if wall2 > wall1:
+        rate = polls_in_steady / (wall2 - wall0)
+        print(
+            f"status queries: {gets / args.tasks:.2f} per task; ~{rate:.0f}/s overall"
+        )
+    print(f"delivered: {len(clock.delivered)}, failed: {clock.failed}")
+    if lags:
+        p50 = lags[len(lags) // 2]
+        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+        late = sum(1 for lag in lags if lag > args.poll_interval)
+        print(
+            f"noticed-complete lag: p50 {p50:.2f} s, p99 {p99:.2f} s, "
+            f"max {lags[-1]:.2f} s; later than one poll interval: {late}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--poll-interval", type=float, default=10.0)
+    parser.add_argument(
+        "--duration", type=float, default=60.0, help="seconds each simulated task takes"
+    )
+    parser.add_argument("--dialect", default="openai")
+    args = parser.parse_args()
+    process, url = start_simulator(args.duration)
+    try:
+        with tempfile.TemporaryDirectory(prefix="sorabot-bench-") as workdir:
+            asyncio.run(run(args, url, Path(workdir)))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
