@@ -20,10 +20,13 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Self
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.slack_methods import HANDLERS
+from tests.fakes.slack_records import Call, Message, UploadedFile
 
 # Methods under Tier 3 ("50+ per minute" per workspace); chat.update is the one that
 # a busy bot hits, because every job edits its status message.
@@ -37,50 +40,11 @@ LOGIN_PAGE = b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
 
 
 @dataclass
-class Call:
-    """One Web API call as the fake received it."""
-
-    at: float
-    method: str
-    args: dict[str, Any]
-    status: int = 200
-    error: str | None = None
-
-
-@dataclass
-class Message:
-    channel: str
-    ts: str
-    text: str
-    blocks: list[dict[str, Any]]
-    thread_ts: str | None = None
-    files: list[dict[str, Any]] = field(default_factory=list)
-    # Every version of (text, blocks), the posted one first.
-    versions: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
-
-
-@dataclass
-class UploadedFile:
-    id: str
-    filename: str
-    title: str | None
-    data: bytes
-    channel: str | None = None
-    thread_ts: str | None = None
-
-
-@dataclass
 class _Waiter:
     match: Callable[[Call], bool]
     count: int
     future: asyncio.Future[list[Call]]
     found: list[Call]
-
-
-def _blocks(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, str):
-        return list(json.loads(value)) if value else []
-    return list(value or [])
 
 
 class FakeSlack:
@@ -110,7 +74,7 @@ class FakeSlack:
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self._files: dict[str, tuple[str, bytes, str]] = {}
-        self._pending_uploads: dict[str, UploadedFile] = {}
+        self.pending_uploads: dict[str, UploadedFile] = {}
         self._response_born: dict[str, float] = {}
         self._tier3: dict[str, deque[float]] = {}
         self._forced: dict[str, deque[float]] = {}
@@ -186,7 +150,7 @@ class FakeSlack:
         self, name: str, data: bytes, mimetype: str = "image/png"
     ) -> dict[str, Any]:
         """Host ``data`` behind Bearer auth; return Slack's file object for it."""
-        file_id = f"F{next(self._ids):08d}"
+        file_id = self.new_id("F")
         self._files[file_id] = (name, data, mimetype)
         url = f"{self.base_url}/files-pri/{self.team_id}-{file_id}/{name}"
         return {
@@ -323,8 +287,13 @@ class FakeSlack:
 
     # ---------------------------------------------------------------- Web API
 
-    def _ts(self) -> str:
+    def new_ts(self) -> str:
+        """A message timestamp, unique and increasing like Slack's."""
         return f"{self._ts_base}.{next(self._ids):06d}"
+
+    def new_id(self, prefix: str) -> str:
+        """A Slack-style id: ``F00000012`` for files, ``V...`` for views."""
+        return f"{prefix}{next(self._ids):08d}"
 
     def _record(self, call: Call) -> None:
         self.calls.append(call)
@@ -381,7 +350,7 @@ class FakeSlack:
                 status=429,
                 headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
             )
-        handler = _HANDLERS.get(method)
+        handler = HANDLERS.get(method)
         if handler is None:
             call.error = "unknown_method"
             self._record(call)
@@ -392,101 +361,8 @@ class FakeSlack:
         self._record(call)
         return web.json_response({"ok": True, **body})
 
-    def _post(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = args.get("channel", "")
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        if channel in self.outside:
-            return {"ok": False, "error": "not_in_channel"}
-        thread_ts = args.get("thread_ts") or None
-        if thread_ts is not None and (channel, thread_ts) not in self.messages:
-            return {"ok": False, "error": "thread_not_found"}
-        text, blocks = args.get("text", ""), _blocks(args.get("blocks"))
-        message = Message(channel, self._ts(), text, blocks, thread_ts)
-        message.versions.append((text, blocks))
-        self.messages[(channel, message.ts)] = message
-        return {"channel": channel, "ts": message.ts, "message": {"text": text}}
-
-    def _update(self, args: dict[str, Any]) -> dict[str, Any]:
-        message = self.messages.get((args.get("channel", ""), args.get("ts", "")))
-        if message is None:
-            return {"ok": False, "error": "message_not_found"}
-        message.text = args.get("text", message.text)
-        if "blocks" in args:
-            message.blocks = _blocks(args["blocks"])
-        message.versions.append((message.text, message.blocks))
-        return {"channel": message.channel, "ts": message.ts}
-
-    def _ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        self.ephemerals.append(
-            {
-                "channel": args.get("channel"),
-                "user": args.get("user"),
-                "text": args.get("text", ""),
-                "blocks": _blocks(args.get("blocks")),
-            }
-        )
-        return {"message_ts": self._ts()}
-
-    def _view(self, args: dict[str, Any]) -> dict[str, Any]:
-        view = args.get("view")
-        view = json.loads(view) if isinstance(view, str) else dict(view or {})
-        view_id = args.get("view_id") or f"V{next(self._ids):08d}"
-        view.update(id=view_id, hash=uuid.uuid4().hex, team_id=self.team_id)
-        self.views[view_id] = view
-        return {"view": view}
-
-    def _user(self, args: dict[str, Any]) -> dict[str, Any]:
-        user_id = args.get("user", "")
-        if user_id not in self.users:
-            self.add_user(user_id)
-        return {"user": self.users[user_id]}
-
-    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "url": "https://fake.slack.com/",
-            "team": "Fake",
-            "user": "sorabot",
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": "BBOT",
-        }
-
-    def _open_connection(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"url": f"ws://127.0.0.1:{self.port}/link"}
-
-    def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
-        file_id = f"F{next(self._ids):08d}"
-        name = args.get("filename", "")
-        self._pending_uploads[file_id] = UploadedFile(file_id, name, None, b"")
-        return {"file_id": file_id, "upload_url": f"{self.base_url}/upload/{file_id}"}
-
-    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
-        items = json.loads(args.get("files", "[]"))
-        channel, thread_ts = args.get("channel_id"), args.get("thread_ts") or None
-        done = []
-        for item in items:
-            upload = self._pending_uploads.pop(item["id"], None)
-            if upload is None:
-                return {"ok": False, "error": "file_not_found"}
-            upload.title, upload.channel, upload.thread_ts = (
-                item.get("title"),
-                channel,
-                thread_ts,
-            )
-            self.uploaded_files.append(upload)
-            done.append(
-                {"id": upload.id, "name": upload.filename, "size": len(upload.data)}
-            )
-        if channel:
-            text = args.get("initial_comment", "")
-            message = Message(channel, self._ts(), text, [], thread_ts, files=done)
-            message.versions.append((text, []))
-            self.messages[(channel, message.ts)] = message
-        return {"files": done}
-
     async def _upload(self, request: web.Request) -> web.Response:
-        upload = self._pending_uploads.get(request.match_info["file_id"])
+        upload = self.pending_uploads.get(request.match_info["file_id"])
         if upload is None:
             return web.Response(status=404, text="unknown upload")
         if self.fail_uploads:
@@ -516,18 +392,3 @@ class FakeSlack:
             return web.Response(status=404, text="used_url")
         uses.append(await request.json())
         return web.Response(text="ok")
-
-
-_HANDLERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
-    "auth.test": FakeSlack._auth_test,
-    "apps.connections.open": FakeSlack._open_connection,
-    "chat.postMessage": FakeSlack._post,
-    "chat.update": FakeSlack._update,
-    "chat.postEphemeral": FakeSlack._ephemeral,
-    "views.open": FakeSlack._view,
-    "views.update": FakeSlack._view,
-    "views.push": FakeSlack._view,
-    "users.info": FakeSlack._user,
-    "files.getUploadURLExternal": FakeSlack._upload_url,
-    "files.completeUploadExternal": FakeSlack._complete_upload,
-}
