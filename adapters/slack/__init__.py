@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -25,8 +26,10 @@ from adapters.slack.deps import SlackDeps
 from adapters.slack.files import VideoUploader
 from adapters.slack.thread import SlackDirectory
 from bot.errors import ConfigError
-from bot.runtime import Runtime
 from bot.throttle import TokenBucket
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 __all__ = ["EVENTS_PATH", "attach"]
 
