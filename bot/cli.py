@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -180,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BotError as exc:
         _fail(exc.user_message)
         return EXIT_FAILED
+    except KeyboardInterrupt:  # Ctrl-C before the event loop took over signals
+        return 128 + signal.SIGINT
     except Exception as exc:
         log.debug("unexpected error", exc_info=True)
         _fail(f"unexpected {type(exc).__name__}; set LOG_LEVEL=DEBUG for details.")

@@ -337,6 +337,27 @@ async def test_run_with_no_platform_configured_exits_2_naming_the_variables(
         assert name in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("DATABASE_URL", "postgresql://db/sorabot", "DATABASE_URL must look like"),
+        ("HTTP_PORT", "eighty", "HTTP_PORT"),
+        ("SORA_API_DIALECT", "klingon", "SORA_API_DIALECT"),
+    ],
+)
+async def test_bad_configuration_is_one_line_naming_the_variable(
+    variable, value, reason, env, tmp_path
+):
+    env = {**env, variable: value}
+
+    result = await sorabot("generate", PROMPT, "--out", "x.mp4", env=env, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("sorabot: configuration: ")
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert reason in result.stderr
+
+
 async def test_api_key_never_appears_in_output_even_when_debugging(
     sim_env, simulator, tmp_path
 ):
