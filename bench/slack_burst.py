@@ -300,7 +300,7 @@ def parse_args() -> argparse.Namespace:
         help="the bot's chat.update budget (SLACK_UPDATES_PER_MINUTE)",
     )
     parser.add_argument("--finish-within", type=float, default=300)
-    parser.add_argument("--sweep", default="100,200,400,800,1600")
+    parser.add_argument("--sweep", default="100,200,400,600,800")
     parser.add_argument("--sweep-seconds", type=float, default=5)
     parser.add_argument("--profile", help="write the bot's cProfile stats here")
     return parser.parse_args()
