@@ -103,3 +103,25 @@ async def test_post_error_prints_one_plain_line_and_reports_the_failure(tmp_path
     assert "{" not in lines[0]
     assert await directory.outcome("t1") == failure
     assert not out.exists()
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_on_a_terminal_the_bar_is_redrawn_in_place(tmp_path):
+    stream = _Tty()
+    directory = TerminalDirectory(stream)
+    out = tmp_path / "corgi.mp4"
+    thread = directory.thread(cli_chat(out))
+    await thread.post_status(_task(out, 0, TaskState.SUBMITTED))
+
+    for percent in (20, 60):
+        await thread.edit_status(_task(out, percent))
+    await thread.post_video(_task(out, 60), _video(tmp_path))
+
+    bars, saved = stream.getvalue().split("\n")[1:3]
+    assert bars.count("\r") == 4
+    assert _percents(bars) == [0, 20, 60, 100]
+    assert saved.startswith("Saved ")
