@@ -12,6 +12,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -20,10 +21,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
+from bot.config import DIALECTS
 from bot.models import Platform, Task, TaskState
 from bot.rendering import failure_text
-from bot.simulator import Simulator
+from bot.simulator import FileRecord, RecordedRequest, Simulator
 from bot.store import SqliteTaskStore
 
 pytestmark = pytest.mark.e2e
@@ -133,6 +136,46 @@ async def test_generate_writes_a_playable_mp4_with_a_rising_progress_bar(env, tm
     assert shown[-1] == 100
     assert len(set(shown)) >= 3
     assert "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _received_images(request: RecordedRequest) -> list[FileRecord]:
+    """The reference images a create request carried: uploaded or fetched by URL."""
+    uploaded = [v for v in request.body.values() if isinstance(v, FileRecord)]
+    return uploaded + list(request.fetched.values())
+
+
+@pytest.mark.parametrize("with_image", [False, True], ids=["text", "image"])
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_generate_works_with_every_dialect_with_and_without_an_image(
+    dialect, with_image, sim_env, simulator, tmp_path
+):
+    simulator.duration = 1.0
+    port = _free_port()
+    # URL-only dialects fetch the image from the bot's own HTTP server.
+    env = {
+        **sim_env,
+        "SORA_API_DIALECT": dialect,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "HTTP_PORT": str(port),
+    }
+    Image.new("RGB", (640, 480), (200, 120, 40)).save(tmp_path / "ref.png")
+    image_args = ("--image", "ref.png") if with_image else ()
+
+    result = await sorabot(
+        "generate", PROMPT, *image_args, "--out", "v.mp4", env=env, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "v.mp4").read_bytes()[4:8] == b"ftyp"
+    [request] = simulator.requests
+    assert request.dialect == dialect
+    assert len(_received_images(request)) == (1 if with_image else 0)
 
 
 async def test_generated_task_is_delivered_and_listed_by_tasks(env, tmp_path):
