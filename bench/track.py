@@ -6,6 +6,7 @@ shared httpx client, tracker, service) with a chat surface that only notes times
 
     python bench/track.py                       # 10,000 tasks, 10 s poll interval
     python bench/track.py --tasks 1000 --poll-interval 2 --duration 20
+    python bench/track.py --ramp 60     # submissions spread over a minute
 
 Targets: 10,000 in flight with peak RSS growth <= 100 MB, average CPU <= 0.5 core
 while polling at a 10 s interval, every task noticed complete within one poll
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import resource
 import subprocess
@@ -47,6 +49,12 @@ def _status_kb(field_name: str) -> int:
     text = Path("/proc/self/status").read_text()
     match = re.search(rf"^{field_name}:\s+(\d+) kB", text, re.MULTILINE)
     return int(match.group(1)) if match else 0
+
+
+def _process_cpu(pid: int) -> float:
+    """Another process's CPU seconds, from /proc (the simulator's share)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_seconds() -> float:
@@ -129,7 +137,9 @@ def simulated_end(provider_task_id: str) -> float | None:
     return None if spec is None else spec.end
 
 
-async def run(args: argparse.Namespace, simulator_url: str, workdir: Path) -> None:
+async def run(
+    args: argparse.Namespace, simulator_url: str, simulator_pid: int, workdir: Path
+) -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         SORA_API_URL=simulator_url,
@@ -153,8 +163,14 @@ async def run(args: argparse.Namespace, simulator_url: str, workdir: Path) -> No
         await runtime.start()
         base_rss = _status_kb("VmRSS")
         cpu0, wall0 = _cpu_seconds(), time.time()
+        sim0 = _process_cpu(simulator_pid)
+        load0 = os.getloadavg()[0]
 
         for n in range(args.tasks):
+            if args.ramp:
+                await asyncio.sleep(
+                    max(0.0, wall0 + n * args.ramp / args.tasks - time.time())
+                )
             await runtime.service.submit(
                 GenerationRequest(
                     prompt=f"bench task {n}",
@@ -162,7 +178,7 @@ async def run(args: argparse.Namespace, simulator_url: str, workdir: Path) -> No
                     chat=ChatRef(platform=Platform.CLI, workspace_id="bench"),
                 )
             )
-        cpu1, wall1 = _cpu_seconds(), time.time()
+        cpu1, wall1, gets1 = _cpu_seconds(), time.time(), requests["GET"]
         submitted_rss = _status_kb("VmRSS")
         print(
             f"submitted {args.tasks} tasks in {wall1 - wall0:.1f} s "
@@ -170,14 +186,14 @@ async def run(args: argparse.Namespace, simulator_url: str, workdir: Path) -> No
         )
 
         # Steady state: everything in flight, nothing finished yet.
-        steady = max(0.0, min(args.duration * 0.8 - (wall1 - wall0), 60.0))
+        steady = max(0.0, min(args.duration * 0.9 - (wall1 - wall0), 60.0))
         await asyncio.sleep(steady)
-        cpu2, wall2 = _cpu_seconds(), time.time()
-        polls_in_steady = requests["GET"]
+        cpu2, wall2, gets2 = _cpu_seconds(), time.time(), requests["GET"]
         inflight_rss = _status_kb("VmRSS")
 
         await asyncio.wait_for(clock.done.wait(), timeout=args.duration * 5 + 300)
         cpu3, wall3 = _cpu_seconds(), time.time()
+        sim3 = _process_cpu(simulator_pid)
         peak = _status_kb("VmHWM")
 
     lags = []
@@ -202,11 +218,17 @@ async def run(args: argparse.Namespace, simulator_url: str, workdir: Path) -> No
         f"core; steady polling {cpu2 - cpu1:.1f} s over {wall2 - wall1:.1f} s = "
         f"{(cpu2 - cpu1) / max(wall2 - wall1, 1e-9):.2f} core"
     )
-    if wall2 > wall1:
-        rate = polls_in_steady / (wall2 - wall0)
-        print(
-            f"status queries: {gets / args.tasks:.2f} per task; ~{rate:.0f}/s overall"
-        )
+    steady_rate = (gets2 - gets1) / max(wall2 - wall1, 1e-9)
+    print(
+        f"status queries: {gets / args.tasks:.2f} per task; {steady_rate:.0f}/s "
+        f"while all were in flight"
+    )
+    print(
+        f"simulator process: {sim3 - sim0:.1f} CPU s = "
+        f"{(sim3 - sim0) / (wall3 - wall0):.2f} core; machine load average "
+        f"{load0:.1f} at start, {os.getloadavg()[0]:.1f} at end "
+        f"({os.cpu_count()} CPUs)"
+    )
     print(f"delivered: {len(clock.delivered)}, failed: {clock.failed}")
     if lags:
         p50 = lags[len(lags) // 2]
@@ -223,14 +245,23 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--poll-interval", type=float, default=10.0)
     parser.add_argument(
-        "--duration", type=float, default=60.0, help="seconds each simulated task takes"
+        "--duration",
+        type=float,
+        default=180.0,
+        help="seconds each simulated task takes",
     )
     parser.add_argument("--dialect", default="openai")
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=0.0,
+        help="spread the submissions over this many seconds (0: all at once)",
+    )
     args = parser.parse_args()
     process, url = start_simulator(args.duration)
     try:
         with tempfile.TemporaryDirectory(prefix="sorabot-bench-") as workdir:
-            asyncio.run(run(args, url, Path(workdir)))
+            asyncio.run(run(args, url, process.pid, Path(workdir)))
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -182,9 +182,11 @@ class Tracker:
 
     def _next_poll(self, slot: Slot) -> None:
         factor = CALLBACK_POLL_FACTOR if slot.callback else 1.0
-        # Jitter only shortens the wait, so a finished task is noticed within one
-        # poll interval and the queries of tasks started together spread out.
-        self._due_in(slot, self.poll_interval * factor * random.uniform(0.9, 1.0))
+        # Jitter spreads the queries of tasks started together. It only shortens
+        # the wait, and by at least 5 %, so a finished task is noticed within one
+        # poll interval even when the query itself is a little late.
+        jitter = random.uniform(0.85, 0.95)
+        self._due_in(slot, self.poll_interval * factor * jitter)
 
     def _backoff(self, errors: int, retry_after: float | None = None) -> float:
         base = min(self.poll_interval, 2.0)
