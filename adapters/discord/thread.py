@@ -49,8 +49,9 @@ class Pacing:
 
     def __init__(self, edit_interval: float, rest_rate: float) -> None:
         self.edits = EditCoalescer(edit_interval)
-        # A small burst lets one job's post + thread go out together.
-        self.bucket = TokenBucket(rest_rate, burst=max(1, int(rest_rate // 4)))
+        # No burst: Discord counts the global limit in fixed one-second windows, and
+        # requests that discord.py held back for a per-channel limit add to it.
+        self.bucket = TokenBucket(rest_rate)
         self._shown: OrderedDict[str, str] = OrderedDict()
 
     def unchanged(self, message_id: str, rendered: str) -> bool:
@@ -63,15 +64,9 @@ class Pacing:
             self._shown.popitem(last=False)
 
 
-def _status(task: Task) -> tuple[discord.Embed, discord.ui.View, str]:
-    """The status message's embed and buttons, and a fingerprint to compare.
-
-    A finished job gets an empty view, which removes the Cancel button.
-    """
-    embed = status_embed(task)
-    view = running_view(task.id) if task.state.in_flight else discord.ui.View()
-    fingerprint = json.dumps([embed.to_dict(), view.to_components()], sort_keys=True)
-    return embed, view, fingerprint
+def _fingerprint(embed: discord.Embed, running: bool) -> str:
+    """What a status message shows: its embed, and whether Cancel is on it."""
+    return json.dumps([embed.to_dict(), running], sort_keys=True)
 
 
 class DiscordThread:
@@ -94,11 +89,11 @@ class DiscordThread:
     async def post_status(self, task: Task) -> ChatRef:
         chat = task.chat
         await self._pacing.bucket.acquire()
-        embed, view, rendered = _status(task)
+        embed = status_embed(task)
         message = await self._channel(chat.channel_id).send(
-            embed=embed, view=view, allowed_mentions=NO_MENTIONS
+            embed=embed, view=running_view(task.id), allowed_mentions=NO_MENTIONS
         )
-        self._pacing.shown(str(message.id), rendered)
+        self._pacing.shown(str(message.id), _fingerprint(embed, running=True))
         thread_id = chat.thread_id
         if thread_id is None:
             thread_id = await self._open_thread(message, task)
@@ -127,7 +122,9 @@ class DiscordThread:
         message = self._channel(task.chat.channel_id).get_partial_message(
             int(message_id)
         )
-        embed, view, rendered = _status(task)
+        embed = status_embed(task)
+        running = task.state.in_flight
+        rendered = _fingerprint(embed, running)
         if self._pacing.unchanged(message_id, rendered):
             return
 
@@ -135,6 +132,8 @@ class DiscordThread:
             if self._client.is_closed():
                 # Shutting down: the task is saved, and the next start shows it.
                 return
+            # No view once the job is over: that removes the Cancel button.
+            view = running_view(task.id) if running else None
             await message.edit(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
             self._pacing.shown(message_id, rendered)
 
