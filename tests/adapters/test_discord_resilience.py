@@ -47,10 +47,7 @@ async def test_job_that_outlives_the_interaction_token_is_still_delivered(tmp_pa
             await fake.wait_until(
                 lambda: status.edits and "Done" in progress_of(status.edits[-1])
             )
-            outlived = (
-                time.monotonic() - inter.dispatched_at
-                > fake.token_lifetime
-            )
+            outlived = time.monotonic() - inter.dispatched_at > fake.token_lifetime
 
     assert outlived
     assert fake.attachment_bytes(video) == [SAMPLE_MP4.read_bytes()]
