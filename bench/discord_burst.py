@@ -360,7 +360,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--sweep",
-        default="200,400,800,1600",
+        default="200,400,600,800,1200,1600",
         help="comma-separated rates to step through (empty: no sweep)",
     )
     parser.add_argument("--sweep-seconds", type=float, default=3.0)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 
 import discord
 
-from adapters.discord.replies import reporting, requester_of, started_text
+from adapters.discord.replies import reply, reporting, requester_of, started_text
 from bot.validation import MAX_PROMPT_CHARS
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class RetryButton(discord.ui.DynamicItem[Button], template=rf"sora:retry:{_TASK_
             await interaction.response.defer(ephemeral=True, thinking=True)
             service = _client(interaction).service
             task = await service.retry(self.task_id, requester_of(interaction))
-            await interaction.followup.send(started_text(task), ephemeral=True)
+            await reply(interaction, started_text(task))
 
 
 class RemixButton(discord.ui.DynamicItem[Button], template=rf"sora:remix:{_TASK_ID}"):
@@ -121,7 +121,7 @@ class CancelButton(discord.ui.DynamicItem[Button], template=rf"sora:cancel:{_TAS
                 requester_of(interaction),
                 moderator=interaction.permissions.manage_guild,
             )
-            await interaction.followup.send("Cancelled.", ephemeral=True)
+            await reply(interaction, "Cancelled.")
 
 
 class RemixModal(discord.ui.Modal, title="Remix this video"):
@@ -146,7 +146,7 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
             task = await _client(interaction).service.remix(
                 self.task_id, self.prompt.value, requester_of(interaction)
             )
-            await interaction.followup.send(started_text(task), ephemeral=True)
+            await reply(interaction, started_text(task))
 
 
 DYNAMIC_ITEMS = (RetryButton, RemixButton, CancelButton)

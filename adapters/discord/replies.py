@@ -36,7 +36,15 @@ def started_text(task: Task) -> str:
 
 
 async def reply(interaction: discord.Interaction[Any], text: str) -> None:
-    """Answer privately, as a first response or as a followup after a defer."""
+    """Answer privately, as a first response or as a followup after a defer.
+
+    Past the token's 15 minutes (a very long queue for the REST budget) the answer
+    is dropped: Discord would refuse it with a 401, and 401s count toward its
+    invalid-request ban. The job itself is announced in the channel anyway.
+    """
+    if interaction.is_expired():
+        log.info("interaction %s expired before its answer", interaction.id)
+        return
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True)
     else:

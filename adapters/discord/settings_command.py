@@ -13,7 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.replies import reporting
+from adapters.discord.replies import reply, reporting
 from bot.models import ChatRef, Platform
 from bot.ports import Scope
 from bot.rendering import PRIVATE_MODE_NOTE, status_line
@@ -76,9 +76,7 @@ class SettingsGroup(app_commands.Group):
                 await self.service.set_private_mode(scope, enabled)
                 where = f"<#{channel.id}>"
             now = "follows the server" if enabled is None else _onoff(enabled)
-            await interaction.followup.send(
-                f"Private mode in {where}: {now}.", ephemeral=True
-            )
+            await reply(interaction, f"Private mode in {where}: {now}.")
 
     @app_commands.command(
         name="user-limit", description="How many videos one member may run at once"
@@ -94,8 +92,8 @@ class SettingsGroup(app_commands.Group):
             await self.service.set_user_limit(
                 Platform.DISCORD, str(interaction.guild_id), limit
             )
-            await interaction.followup.send(
-                f"Each member may now run {limit} video(s) at once.", ephemeral=True
+            await reply(
+                interaction, f"Each member may now run {limit} video(s) at once."
             )
 
 
@@ -128,7 +126,7 @@ def info_command(service: VideoService) -> app_commands.Command[Any, ..., None]:
             lines.append(f"Private mode in this channel: {_onoff(private)}.")
             if private:
                 lines.append(PRIVATE_MODE_NOTE)
-            await interaction.followup.send("\n".join(lines), ephemeral=True)
+            await reply(interaction, "\n".join(lines))
 
     callback: Any = app_commands.guild_only()(sora_info)
     return app_commands.command(

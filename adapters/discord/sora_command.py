@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord import convert
-from adapters.discord.replies import reporting, requester_of, started_text
+from adapters.discord.replies import reply, reporting, requester_of, started_text
 from bot.config import Settings
 from bot.models import Orientation
 from bot.ports import ProviderFeatures
@@ -90,7 +90,7 @@ def sora_command(
                 style=style,
             )
             task = await service.submit(request)
-            await interaction.followup.send(started_text(task), ephemeral=True)
+            await reply(interaction, started_text(task))
 
     callback: Any = sora
     callback = app_commands.describe(

@@ -127,7 +127,8 @@ async def test_moderator_sets_the_per_member_limit(fake: FakeDiscord, slow_env):
 
 async def test_sora_info_lists_the_members_running_videos(fake: FakeDiscord, slow_env):
     async with running_bot(bot_settings(slow_env), fake):
-        await fake.send_slash("sora", {"prompt": "a slow glacier"})
+        started = await fake.send_slash("sora", {"prompt": "a slow glacier"})
+        await fake.wait_until(lambda: "Started" in reply_text(started))
         [status] = await wait_for_status(fake)
         info = await fake.send_slash("sora-info")
         await fake.wait_until(lambda: "Your running videos" in reply_text(info))
