@@ -16,6 +16,7 @@ from discord import app_commands
 from adapters.discord import convert
 from adapters.discord.replies import reply, reporting, requester_of, started_text
 from bot.config import Settings
+from bot.errors import UserInputError
 from bot.models import Orientation
 from bot.ports import ProviderFeatures
 from bot.service import VideoService
@@ -44,6 +45,15 @@ def _in_thread(interaction: discord.Interaction[Any]) -> bool:
     return channel is not None and channel.type in _THREAD_TYPES
 
 
+async def _download(image: discord.Attachment) -> bytes:
+    try:
+        return await image.read()
+    except discord.HTTPException as error:
+        raise UserInputError(
+            f"I could not download `{image.filename}` from Discord. Attach it again."
+        ) from error
+
+
 def sora_command(
     service: VideoService, settings: Settings, features: ProviderFeatures
 ) -> app_commands.Command[Any, ..., None]:
@@ -67,10 +77,12 @@ def sora_command(
             if image is not None:
                 convert.check_attachment(image.filename, image.content_type, image.size)
                 reference = convert.image_input(
-                    image.filename, await image.read(), image.content_type, image.url
+                    image.filename,
+                    await _download(image),
+                    image.content_type,
+                    image.url,
                 )
-            chosen = model or default_model
-            spec = settings.model_spec(chosen)
+            spec = settings.model_spec(model or default_model)
             request = convert.generation_request(
                 prompt=prompt,
                 requester=requester_of(interaction),
@@ -83,7 +95,7 @@ def sora_command(
                 default_model=default_model,
                 default_seconds=spec.seconds[0] if spec else seconds[0],
                 image=reference,
-                model=chosen,
+                model=model,
                 orientation=orientation,
                 seconds=duration,
                 hd=hd,

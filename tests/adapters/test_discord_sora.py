@@ -168,3 +168,19 @@ async def test_prompt_the_core_refuses_gets_a_private_error(
     assert inter.ephemeral
     assert simulator.requests == []
     assert status_messages(fake) == []
+
+
+async def test_sora_typed_inside_a_thread_keeps_everything_in_that_thread(
+    fake: FakeDiscord, env, simulator
+):
+    async with running_bot(bot_settings(env), fake):
+        await fake.send_slash("sora", {"prompt": "first, to get a thread"})
+        [first] = await wait_for_status(fake)
+        thread_id = await thread_of(fake, first)
+        await wait_for_thread_post(fake, thread_id)
+        await fake.send_slash("sora", {"prompt": "second"}, channel_id=thread_id)
+        _, status, video = await wait_for_thread_post(fake, thread_id, count=3)
+
+    assert status.embeds[0]["description"] == "second"
+    assert fake.attachment_bytes(video) == [SAMPLE_MP4.read_bytes()]
+    assert len(fake.threads) == 1
