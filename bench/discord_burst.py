@@ -354,7 +354,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--duration", type=float, default=4.0, help="job length")
     parser.add_argument("--channels", type=int, default=200)
-    parser.add_argument("--poll", type=float, default=1.0, help="POLL_INTERVAL")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=2.0,
+        help="POLL_INTERVAL (default 10 in production)",
+    )
     parser.add_argument(
         "--finish-within", type=float, default=900.0, help="wait for every job"
     )
