@@ -85,7 +85,7 @@ async def attach(
     # event loop for 100-150 ms under load and held up interaction acks with it.
     gc.freeze()
     connection = asyncio.create_task(client.connect(), name="discord-gateway")
-    connection.add_done_callback(_report_exit)
+    connection.add_done_callback(lambda task: _report_exit(task, runtime))
     stack.push_async_callback(_stop, client, connection)
     # Runs before the client closes (the stack unwinds in reverse): pending final
     # status edits still go out.
@@ -97,9 +97,12 @@ def _restore(api_url: str, gateway: yarl.URL) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
 
 
-def _report_exit(connection: asyncio.Task[None]) -> None:
+def _report_exit(connection: asyncio.Task[None], runtime: Runtime) -> None:
+    """discord.py reconnects by itself; if it gives up (a revoked token, a closed
+    gateway), stop the bot so a supervisor restarts it instead of it idling deaf."""
     if not connection.cancelled() and connection.exception() is not None:
         log.error("Discord connection ended", exc_info=connection.exception())
+        runtime.stop()
 
 
 async def _stop(client: SoraClient, connection: asyncio.Task[None]) -> None:

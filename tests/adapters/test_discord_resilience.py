@@ -133,3 +133,12 @@ async def test_bot_killed_mid_job_finishes_it_in_the_same_thread_once(tmp_path):
     assert len(fake.threads) == 1
     assert len(simulator.requests) == 1
     assert second.returncode == 0, stderr.decode()[-2000:]
+
+
+async def test_bot_stops_when_discord_refuses_its_token_for_good(
+    fake: FakeDiscord, env, simulator
+):
+    async with running_bot(bot_settings(env), fake) as runtime:
+        await fake.disconnect_bot(code=4004)  # Authentication failed: no reconnect
+
+        await asyncio.wait_for(runtime.wait_stopped(), 10)
