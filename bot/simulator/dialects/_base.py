@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
@@ -130,6 +130,11 @@ class Dialect(ABC):
 
     def image_invalid(self, field: str, message: str) -> Invalid:
         return Invalid(field, f"{field}: {message}")
+
+
+def url_images(field: str, urls: Sequence[str]) -> tuple[ImageRef, ...]:
+    """Reference images sent as a URL array, each named by its index for errors."""
+    return tuple(ImageRef(f"{field}[{i}]", url=url) for i, url in enumerate(urls))
 
 
 def reason_text(snap: Snapshot) -> str:

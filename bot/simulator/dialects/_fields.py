@@ -43,9 +43,13 @@ class Invalid(Exception):
 
 
 def check_model_rules(
-    model: str, seconds: int, *, hd: bool = False, seconds_field: str = "duration"
+    model: str, seconds: int, *, seconds_field: str, hd: bool = False
 ) -> None:
-    """Only sora-2-pro makes 25 s and HD videos (at 25 s HD has no effect)."""
+    """Only sora-2-pro makes 25 s and HD videos (at 25 s HD has no effect).
+
+    ``seconds_field`` is the dialect's own name for the length (``duration``,
+    ``seconds``), so the refusal names the parameter the client actually sent.
+    """
     if seconds in PRO_ONLY_SECONDS and model != PRO_MODEL:
         message = f"{seconds}-second videos need {PRO_MODEL}"
         raise Invalid(seconds_field, f"{seconds_field}: {message}")
@@ -175,6 +179,11 @@ class Fields:
             return None
         _absolute_url(self._prefix + name, value)
         return value
+
+    def callback(self, name: str) -> tuple[str, str] | None:
+        """A callback URL with the field it came in, as ``Draft.callback`` wants."""
+        url = self.url(name)
+        return (name, url) if url else None
 
     def url_list(
         self, name: str, *, max_items: int = 0, required: bool = False

@@ -107,7 +107,7 @@ class Sora(Dialect):
         fields.choice("style", ("natural",))
         fields.choice("operation", ("simple_compose", "storyboard", "remix", "blend"))
         model = fields.choice("model", ("turbo",)) or "turbo"
-        callback = fields.url("notify_hook")
+        callback = fields.callback("notify_hook")
         _check_actions(fields.objects("actions"))
         _check_sdedit(body.get("sdedit"))
         images = tuple(
@@ -122,7 +122,7 @@ class Sora(Dialect):
             height=height,
             options=Option.IMAGE if images else Option.NONE,
             images=images,
-            callback=("notify_hook", callback) if callback else None,
+            callback=callback,
         )
 
     def created(self, spec: TaskSpec, ctx: Context) -> dict[str, Any]:

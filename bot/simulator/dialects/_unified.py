@@ -21,9 +21,9 @@ from bot.simulator.dialects._base import (
     Context,
     Dialect,
     Draft,
-    ImageRef,
     ImageRule,
     reason_text,
+    url_images,
 )
 from bot.simulator.dialects._fields import Fields, Invalid
 
@@ -81,7 +81,7 @@ class Unified(Dialect):
         # The document: watermark removal is the default (and costs more).
         remove_watermark = fields.boolean("remove_watermark", default=True)
         seconds = fields.choice("duration", (10, 15)) or 10
-        callback = fields.url("callback_url")
+        callback = fields.callback("callback_url")
         options = Option.NONE if remove_watermark else Option.WATERMARK
         if urls:
             options |= Option.IMAGE
@@ -93,10 +93,8 @@ class Unified(Dialect):
             width=width,
             height=height,
             options=options,
-            images=tuple(
-                ImageRef(f"image_urls[{i}]", url=url) for i, url in enumerate(urls)
-            ),
-            callback=("callback_url", callback) if callback else None,
+            images=url_images("image_urls", urls),
+            callback=callback,
         )
 
     def created(self, spec: TaskSpec, ctx: Context) -> dict[str, Any]:

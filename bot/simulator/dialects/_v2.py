@@ -18,9 +18,9 @@ from bot.simulator.dialects._base import (
     Context,
     Dialect,
     Draft,
-    ImageRef,
     newapi_error,
     reason_text,
+    url_images,
 )
 from bot.simulator.dialects._fields import Fields, check_model_rules
 
@@ -66,7 +66,7 @@ class V2(Dialect):
         aspect = fields.choice("aspect_ratio", ("16:9", "9:16")) or "16:9"
         hd = fields.boolean("hd")
         duration = fields.choice("duration", ("10", "15", "25")) or "10"
-        callback = fields.url("notify_hook")
+        callback = fields.callback("notify_hook")
         options = Option.NONE
         if hd:
             options |= Option.HD
@@ -78,7 +78,7 @@ class V2(Dialect):
         fields.url("character_url")
         fields.string("character_timestamps")
         seconds = int(duration)
-        check_model_rules(model, seconds, hd=hd)
+        check_model_rules(model, seconds, seconds_field="duration", hd=hd)
         # At 25 s HD has no effect, so the render is the standard size.
         width, height = _SIZES[(aspect, hd and seconds != 25)]
         if images:
@@ -90,10 +90,8 @@ class V2(Dialect):
             width=width,
             height=height,
             options=options,
-            images=tuple(
-                ImageRef(f"images[{i}]", url=url) for i, url in enumerate(images)
-            ),
-            callback=("notify_hook", callback) if callback else None,
+            images=url_images("images", images),
+            callback=callback,
         )
 
     def created(self, spec: TaskSpec, ctx: Context) -> dict[str, Any]:

@@ -23,9 +23,9 @@ from bot.simulator.dialects._base import (
     Context,
     Dialect,
     Draft,
-    ImageRef,
     newapi_error,
     reason_text,
+    url_images,
 )
 from bot.simulator.dialects._fields import PRO_MODEL, Fields, Invalid, check_model_rules
 
@@ -85,7 +85,7 @@ class VideoCreate(Dialect):
         if fields.boolean("storyboard"):
             options |= Option.STORYBOARD
         fields.choice("style", STYLES)
-        check_model_rules(model, seconds)
+        check_model_rules(model, seconds, seconds_field="duration")
         if size == "large" and model != PRO_MODEL:
             raise Invalid("size", f"size: large is only available with {PRO_MODEL}")
         if urls:
@@ -98,9 +98,7 @@ class VideoCreate(Dialect):
             width=width,
             height=height,
             options=options,
-            images=tuple(
-                ImageRef(f"images[{i}]", url=url) for i, url in enumerate(urls)
-            ),
+            images=url_images("images", urls),
         )
 
     def created(self, spec: TaskSpec, ctx: Context) -> dict[str, Any]:
