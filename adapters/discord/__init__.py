@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from typing import TYPE_CHECKING
 
@@ -79,11 +78,6 @@ async def attach(
     await client.login(settings.discord_token.get_secret_value())
     runtime.service.register_chat(client.directory)
 
-    # Everything built so far (modules, discord.py's state, the commands, pydantic
-    # schemas) lives as long as the process. Taking it out of the garbage
-    # collector's view keeps full collections short: unfrozen, one stalled the
-    # event loop for 100-150 ms under load and held up interaction acks with it.
-    gc.freeze()
     connection = asyncio.create_task(client.connect(), name="discord-gateway")
     connection.add_done_callback(lambda task: _report_exit(task, runtime))
     stack.push_async_callback(_stop, client, connection)
