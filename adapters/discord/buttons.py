@@ -9,7 +9,7 @@ state beyond that id; the core looks the task up.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 import discord
 
@@ -33,18 +33,27 @@ def _client(interaction: discord.Interaction[Any]) -> SoraClient:
     return cast("SoraClient", interaction.client)
 
 
-def _button(kind: str, task_id: str, label: str, style: discord.ButtonStyle) -> Button:
-    return discord.ui.Button(
-        label=label, style=style, custom_id=f"sora:{kind}:{task_id}"
-    )
+class _TaskButton(discord.ui.DynamicItem[Button], template=rf"sora:\w+:{_TASK_ID}"):
+    """A button whose custom id is ``sora:<kind>:<task id>``; subclasses set the kind.
 
+    The template is derived from ``kind`` so the id a button is built with and the
+    pattern that routes a click back to its class cannot drift apart.
+    """
 
-class RetryButton(discord.ui.DynamicItem[Button], template=rf"sora:retry:{_TASK_ID}"):
-    """Ask again with exactly the same settings and image."""
+    kind: ClassVar[str]
+    text: ClassVar[str]
+    style: ClassVar[discord.ButtonStyle]
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__(template=rf"sora:{cls.kind}:{_TASK_ID}")
 
     def __init__(self, task_id: str) -> None:
         super().__init__(
-            _button("retry", task_id, "Retry", discord.ButtonStyle.primary)
+            discord.ui.Button(
+                label=self.text,
+                style=self.style,
+                custom_id=f"sora:{self.kind}:{task_id}",
+            )
         )
         self.task_id = task_id
 
@@ -57,6 +66,14 @@ class RetryButton(discord.ui.DynamicItem[Button], template=rf"sora:retry:{_TASK_
         /,
     ) -> Self:
         return cls(match["task_id"])
+
+
+class RetryButton(_TaskButton):
+    """Ask again with exactly the same settings and image."""
+
+    kind = "retry"
+    text = "Retry"
+    style = discord.ButtonStyle.primary
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         async with reporting(interaction):
@@ -66,24 +83,12 @@ class RetryButton(discord.ui.DynamicItem[Button], template=rf"sora:retry:{_TASK_
             await reply(interaction, started_text(task))
 
 
-class RemixButton(discord.ui.DynamicItem[Button], template=rf"sora:remix:{_TASK_ID}"):
+class RemixButton(_TaskButton):
     """Open a form for a new prompt; the image and settings stay."""
 
-    def __init__(self, task_id: str) -> None:
-        super().__init__(
-            _button("remix", task_id, "Remix", discord.ButtonStyle.secondary)
-        )
-        self.task_id = task_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        return cls(match["task_id"])
+    kind = "remix"
+    text = "Remix"
+    style = discord.ButtonStyle.secondary
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         async with reporting(interaction):
@@ -94,24 +99,12 @@ class RemixButton(discord.ui.DynamicItem[Button], template=rf"sora:remix:{_TASK_
             )
 
 
-class CancelButton(discord.ui.DynamicItem[Button], template=rf"sora:cancel:{_TASK_ID}"):
+class CancelButton(_TaskButton):
     """Stop a running job: its requester, or a member with Manage Server."""
 
-    def __init__(self, task_id: str) -> None:
-        super().__init__(
-            _button("cancel", task_id, "Cancel", discord.ButtonStyle.danger)
-        )
-        self.task_id = task_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        return cls(match["task_id"])
+    kind = "cancel"
+    text = "Cancel"
+    style = discord.ButtonStyle.danger
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         async with reporting(interaction):
