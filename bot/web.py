@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Self
 
 from aiohttp import web
+from aiohttp.log import access_logger
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,27 @@ class HttpServer:
         app: the application, with every route already added.
         host: the interface to listen on (``127.0.0.1`` unless exposed on purpose).
         port: the TCP port, or 0 for any free one.
+        backlog: connections the kernel queues before ``accept``.
+        access_log: whether to log every request (aiohttp's access logger).
+        shutdown_timeout: seconds ``stop`` waits for in-flight requests.
     """
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        *,
+        backlog: int = 128,
+        access_log: bool = True,
+        shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+    ) -> None:
         self.app = app
         self.host = host
         self._requested_port = port
+        self._backlog = backlog
+        self._access_log = access_log
+        self._shutdown_timeout = shutdown_timeout
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -68,9 +84,15 @@ class HttpServer:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
-        runner = web.AppRunner(self.app, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        runner = web.AppRunner(
+            self.app,
+            shutdown_timeout=self._shutdown_timeout,
+            access_log=access_logger if self._access_log else None,
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self._requested_port)
+        site = web.TCPSite(
+            runner, self.host, self._requested_port, backlog=self._backlog
+        )
         try:
             await site.start()
         except BaseException:

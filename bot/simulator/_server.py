@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import socket
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from bot.simulator.dialects import DIALECTS
 from bot.simulator.dialects._base import Context, Dialect, Draft, Extras
 from bot.simulator.dialects._fields import Invalid, check_callback_url
 from bot.validation import MAX_IMAGE_BYTES
+from bot.web import HttpServer
 
 _BACKLOG = 1024
 # Multipart uploads carry a reference image of up to 10 MB, plus form overhead.
@@ -97,7 +97,7 @@ class Simulator:
         self._gate = Gate(self._faults, api_key)
         self._dialects: dict[str, Dialect] = {d.name: d for d in DIALECTS}
         self._extras: dict[str, Extras] = {}
-        self._runner: web.AppRunner | None = None
+        self._server: HttpServer | None = None
         self._session: aiohttp.ClientSession | None = None
         self._notifier: Notifier | None = None
         self._base_url: str | None = None
@@ -122,15 +122,19 @@ class Simulator:
             )
         app.router.add_get("/v1/videos/{task_id}/content", self._content)
         app.router.add_get("/files/{code}.mp4", self._file)
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.create_server(
-            (self.host, self.port), family=family, backlog=_BACKLOG
+        server = HttpServer(
+            app,
+            self.host,
+            self.port,
+            backlog=_BACKLOG,
+            access_log=False,
+            shutdown_timeout=1.0,
         )
-        port = sock.getsockname()[1]
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock, backlog=_BACKLOG).start()
-        self._base_url = str(yarl.URL.build(scheme="http", host=self.host, port=port))
+        await server.start()
+        self._server = server
+        self._base_url = str(
+            yarl.URL.build(scheme="http", host=self.host, port=server.port)
+        )
         self._session = aiohttp.ClientSession()
         self._notifier = Notifier(
             self._session, self.callbacks_sent, self.callback_retry_delays
@@ -139,11 +143,11 @@ class Simulator:
     async def stop(self) -> None:
         if self._notifier is not None:
             await self._notifier.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.stop()
         if self._session is not None:
             await self._session.close()
-        self._notifier = self._runner = self._session = None
+        self._notifier = self._server = self._session = None
 
     async def __aenter__(self) -> Self:
         await self.start()
