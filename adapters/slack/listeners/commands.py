@@ -7,15 +7,15 @@ after the ack, and its outcome reaches the user through ``response_url``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import generation_modal
-from adapters.slack.convert import build_request, slack_chat
+from adapters.slack.convert import slack_chat
 from adapters.slack.deps import SlackDeps
 from adapters.slack.parsing import (
     CommandSyntaxError,
@@ -30,6 +30,8 @@ from bot.models import Platform, Requester
 from bot.ports import Scope
 from bot.rendering import PRIVATE_MODE_NOTE
 
+T = TypeVar("T")
+
 NOT_ADMIN = (
     "Sorry, only workspace admins and owners (or people the operator listed) can "
     "change Sora's settings. Ask one of them."
@@ -42,6 +44,19 @@ def requester_of(command: dict[str, Any]) -> Requester:
     )
 
 
+async def _ack_parsed(
+    ack: AsyncAck, parse: Callable[[str], T], command: dict[str, Any]
+) -> T | None:
+    """Parse the command's text and ack; a syntax error is the ack's text (None)."""
+    try:
+        parsed = parse(command.get("text", ""))
+    except CommandSyntaxError as error:
+        await ack(text=error.user_message)
+        return None
+    await ack()
+    return parsed
+
+
 def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def sora(
         ack: AsyncAck,
@@ -49,42 +64,25 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        try:
-            options = parse_command(command.get("text", ""))
-        except CommandSyntaxError as error:
-            await ack(text=error.user_message)
+        options = await _ack_parsed(ack, parse_command, command)
+        if options is None:
             return
-        await ack()
         tell = via_response_url(respond)
         async with reporting(tell):
             chat = slack_chat(command["team_id"], command["channel_id"])
             if not options.prompt:
-                settings = deps.settings
-                view = generation_modal(
-                    {"channel": chat.channel_id},
-                    settings.sora_models,
-                    settings.sora_model,
-                )
+                view = deps.form({"channel": chat.channel_id})
                 await client.views_open(trigger_id=command["trigger_id"], view=view)
                 return
-            request = build_request(
-                options,
-                models=deps.settings.sora_models,
-                default_model=deps.settings.sora_model,
-                requester=requester_of(command),
-                chat=chat,
-            )
+            request = deps.request(options, requester_of(command), chat)
             await deps.service.submit(request)
 
     async def sora_admin(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
-        try:
-            action = parse_admin(command.get("text", ""))
-        except CommandSyntaxError as error:
-            await ack(text=error.user_message)
+        action = await _ack_parsed(ack, parse_admin, command)
+        if action is None:
             return
-        await ack()
         tell = via_response_url(respond)
         async with reporting(tell):
             team, channel = str(command["team_id"]), str(command["channel_id"])

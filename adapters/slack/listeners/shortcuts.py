@@ -13,7 +13,6 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import generation_modal
 from adapters.slack.convert import pick_image
 from adapters.slack.deps import SlackDeps
 from adapters.slack.replies import reporting, via_response_url
@@ -35,10 +34,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             metadata: dict[str, Any] = {"channel": shortcut["channel"]["id"]}
             if image is not None:
                 metadata["image"] = image.as_payload()
-            view = generation_modal(
+            view = deps.form(
                 metadata,
-                deps.settings.sora_models,
-                deps.settings.sora_model,
                 prompt=str(message.get("text") or ""),
                 image_name=image.name if image is not None else None,
             )

@@ -15,7 +15,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import GENERATE_VIEW, REMIX_VIEW
 from adapters.slack.convert import (
-    build_request,
     check_image_file,
     read_generation_view,
     read_metadata,
@@ -66,14 +65,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             image = None
             if form.file is not None:
                 image = await download_image(deps.session, form.file, deps.token)
-            request = build_request(
-                form.options,
-                models=deps.settings.sora_models,
-                default_model=deps.settings.sora_model,
-                requester=requester,
-                chat=slack_chat(_team(body, view), channel),
-                image=image,
-            )
+            chat = slack_chat(_team(body, view), channel)
+            request = deps.request(form.options, requester, chat, image)
             await deps.service.submit(request)
 
     async def remix(
