@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import re
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +33,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import SIM_KEY, cpu_seconds, peak_rss_mb, percentile  # noqa: E402
 from tests.fakes.discord import FakeDiscord, FakeInteraction  # noqa: E402
 from tests.fakes.discord_limits import DiscordError  # noqa: E402
-
-SIM_KEY = "bench-key"
+from tests.fakes.provider import simulator_process  # noqa: E402
 
 
 @dataclass
@@ -62,35 +59,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.acks)
-        if not ordered:
-            return float("nan")
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
-@contextlib.asynccontextmanager
-async def simulator(duration: float) -> AsyncIterator[str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.simulator",
-        "--duration",
-        str(duration),
-        "--api-key",
-        SIM_KEY,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-        match = re.match(r"SIMULATOR_URL=(\S+)", line)
-        if match is None:
-            raise RuntimeError(f"simulator did not start: {line!r}")
-        yield match.group(1)
-    finally:
-        process.terminate()
-        await process.wait()
+        return percentile(self.acks, p / 100)
 
 
 async def start_bot(
@@ -126,20 +95,6 @@ async def start_bot(
         stdout=asyncio.subprocess.DEVNULL,
         stderr=(workdir / "bot.log").open("ab"),
     )
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's high-water resident set (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def count_429_scopes(fake: FakeDiscord) -> Counter[str]:
@@ -312,7 +267,8 @@ def report(result: Result, *, detail: bool) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     extra_env = dict(item.split("=", 1) for item in args.bot_env)
-    async with simulator(args.duration) as sim_url:
+    async with simulator_process(args.duration, "--api-key", SIM_KEY) as simulator:
+        sim_url = simulator.base_url
         print(
             f"simulator (own process) at {sim_url}, jobs take {args.duration} s; "
             f"{args.channels} channels, poll every {args.poll} s"

@@ -21,8 +21,6 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,57 +38,16 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import (  # noqa: E402
+    SIM_KEY,
+    cpu_seconds,
+    free_port,
+    peak_rss_mb,
+    percentile,
+)
+from tests.fakes.provider import simulator_process  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
 from tests.fakes.slack_payloads import SIGNING_SECRET, signed_headers  # noqa: E402
-
-SIM_KEY = "bench-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _peak_rss_mb(pid: int) -> float:
-    text = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
-    return int(match.group(1)) / 1024 if match else 0.0
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-@contextlib.asynccontextmanager
-async def _simulator(duration: float) -> AsyncIterator[str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.simulator",
-        "--port",
-        "0",
-        "--duration",
-        str(duration),
-        "--api-key",
-        SIM_KEY,
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    line = (await process.stdout.readline()).decode()
-    url = line.strip().split("=", 1)[1]
-    try:
-        yield url
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 @dataclass
@@ -103,7 +60,7 @@ class Bot:
 async def _bot(
     fake: FakeSlack, simulator_url: str, args: argparse.Namespace, workdir: Path
 ) -> AsyncIterator[Bot]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": fake.bot_token,
@@ -229,12 +186,12 @@ async def main_run(args: argparse.Namespace, simulator_url: str) -> None:
             "files.completeUploadExternal", count=total, within=args.finish_within
         )
         elapsed = time.perf_counter() - started
-        rss = _peak_rss_mb(bot.process.pid)
-        cpu = _cpu_seconds(bot.process.pid)
+        rss = peak_rss_mb(bot.process.pid)
+        cpu = cpu_seconds(bot.process.pid)
         calls = Counter(c.method for c in fake.calls)
     print(
         f"  ack latency   p50 {_ms(statistics.median(latencies))}"
-        f"  p99 {_ms(_percentile(latencies, 0.99))}"
+        f"  p99 {_ms(percentile(latencies, 0.99))}"
         f"  max {_ms(max(latencies))}"
     )
     print(f"  all {total} videos in their threads after {elapsed:.1f} s")
@@ -261,7 +218,7 @@ async def sweep(args: argparse.Namespace, simulator_url: str) -> None:
                 _bot(fake, simulator_url, args, workdir)
             )
             latencies = await _fire(fake, bot.url, rate, args.sweep_seconds, run)
-        p99 = _percentile(latencies, 0.99)
+        p99 = percentile(latencies, 0.99)
         print(f"  {rate:6g}/s  p50 {_ms(statistics.median(latencies))}  p99 {_ms(p99)}")
         if p99 >= 1.0:
             break
@@ -278,7 +235,8 @@ def _ms(seconds: float) -> str:
 
 
 async def amain(args: argparse.Namespace) -> None:
-    async with _simulator(args.sim_duration) as simulator_url:
+    async with simulator_process(args.sim_duration, "--api-key", SIM_KEY) as simulator:
+        simulator_url = simulator.base_url
         if args.seconds > 0:
             await main_run(args, simulator_url)
         if args.sweep:

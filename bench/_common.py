@@ -1,0 +1,42 @@
+"""Measuring helpers the chat burst benchmarks share: /proc figures, percentiles.
+
+Linux only (the figures come from ``/proc``), like the machines the benchmarks run on.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+# The simulator subprocess of every benchmark demands this bearer key.
+SIM_KEY = "bench-key"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (for a subprocess told its port)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's high-water resident set (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0-1) by nearest rank; NaN when there are no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
