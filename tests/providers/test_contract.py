@@ -4,55 +4,32 @@ the relay received and the normalised answers the bot gets back."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 from aiohttp import web
 
-from bot.models import ImageInput, Orientation, ProviderState, TaskStatus
-from bot.ports import PreparedImage, Submission, VideoProvider
-from bot.providers import PROVIDERS, make_provider
-from bot.simulator import Simulator, sample_video
-from tests.fakes.provider import ImageHost, image_bytes, running_simulator
-from tests.providers.conftest import make_request
+from bot.models import ImageInput, Orientation, ProviderState
+from bot.ports import PreparedImage, Submission
+from bot.providers import PROVIDERS
+from bot.simulator import sample_video
+from tests.fakes.provider import ImageHost, image_bytes
+from tests.providers.conftest import (
+    make_request,
+    provider_for,
+    run_to_end,
+)
 
-KEY = "sk-contract-test-key"
 DIALECTS = sorted(PROVIDERS)
 PROMPT = "a corgi surfing at sunset"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with running_simulator(0.3, api_key=KEY) as running:
-        yield running
 
 
 @pytest.fixture
 async def images() -> AsyncIterator[ImageHost]:
     async with ImageHost() as host:
         yield host
-
-
-def provider_for(
-    dialect: str, sim: Simulator, client: httpx.AsyncClient
-) -> VideoProvider:
-    return make_provider(dialect, base_url=sim.base_url, api_key=KEY, client=client)
-
-
-async def run_to_end(provider: VideoProvider, task_id: str) -> list[TaskStatus]:
-    """Poll like the tracker does until the task ends; every status seen."""
-    seen: list[TaskStatus] = []
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        seen.append(await provider.query(task_id))
-        if seen[-1].state.terminal:
-            return seen
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"task never ended; last status {seen[-1:]}")
 
 
 # --- what each dialect must send -----------------------------------------------------

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator
-
 import anyio
-import httpx
 import pytest
 
 from bot.errors import (
@@ -18,49 +13,29 @@ from bot.errors import (
     ProviderTaskUnknown,
     ProviderUnavailable,
 )
-from bot.models import FailureKind, ProviderState, TaskStatus
+from bot.models import FailureKind, ProviderState
 from bot.ports import Submission, VideoProvider
-from bot.providers import PROVIDERS, make_provider
-from bot.simulator import Simulator
+from bot.providers import PROVIDERS
 from tests.fakes.provider import running_simulator
-from tests.providers.conftest import make_request
+from tests.providers.conftest import (
+    SIM_KEY,
+    make_request,
+    provider_for,
+    run_to_end,
+)
 
-KEY = "sk-fault-test-key"
 DIALECTS = sorted(PROVIDERS)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with running_simulator(0.3, api_key=KEY) as running:
-        yield running
-
-
-def provider_for(
-    dialect: str, sim: Simulator, client: httpx.AsyncClient, key: str = KEY
-) -> VideoProvider:
-    return make_provider(dialect, base_url=sim.base_url, api_key=key, client=client)
 
 
 async def create(provider: VideoProvider, **fields: object) -> str:
     return await provider.create(Submission(request=make_request(**fields)))
 
 
-async def run_to_end(provider: VideoProvider, task_id: str) -> list[TaskStatus]:
-    seen: list[TaskStatus] = []
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        seen.append(await provider.query(task_id))
-        if seen[-1].state.terminal:
-            return seen
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"task never ended; last status {seen[-1:]}")
-
-
 @pytest.mark.parametrize("dialect", DIALECTS)
 async def test_output_moderation_after_90_percent_names_the_review_stage(
     dialect, client
 ):
-    async with running_simulator(1.0, api_key=KEY) as sim:
+    async with running_simulator(1.0, api_key=SIM_KEY) as sim:
         provider = provider_for(dialect, sim, client)
         sim.inject("moderation")
 
@@ -206,7 +181,7 @@ async def test_a_refused_key_is_an_auth_error_that_never_shows_the_key(
 
     assert not caught.value.retryable
     assert wrong not in str(caught.value)
-    assert KEY not in str(caught.value)
+    assert SIM_KEY not in str(caught.value)
     assert sim.requests[-1].status == 401
 
 
