@@ -20,12 +20,10 @@ from bot.models import TaskStatus
 from bot.ports import ProviderFeatures, Submission
 from bot.providers._base import HTTPProvider, created_id, path_id
 from bot.providers._errors import error_for
-from bot.providers._failures import describe_failure
 from bot.providers._http import decode
 from bot.providers._normalise import (
     find_mp4_url,
     http_url,
-    lookup_failure,
     lookup_progress,
     lookup_url,
     parse_state,
@@ -118,5 +116,5 @@ class SoraProvider(HTTPProvider):
             parse_state(task.get("status")),
             progress=lookup_progress(task),
             url=url,
-            failure=describe_failure(*lookup_failure(task)),
+            failure_in=task,
         )
