@@ -109,15 +109,29 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,  # httpx follows redirects when asked
                 timeout=timeout,
             )
+        extensions = {
+            "http_version": b"HTTP/1.1",
+            "reason_phrase": (response.reason or "").encode(),
+        }
+        length = response.content_length
+        if length is not None and length <= CHUNK_SIZE:
+            # Status answers: read at once, one await instead of an iterator
+            # chain per request, and the connection goes back to the pool now.
+            with _as_httpx_errors():
+                content = await response.read()
+            return httpx.Response(
+                status_code=response.status,
+                headers=response.raw_headers,
+                content=content,
+                request=request,
+                extensions=extensions,
+            )
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
             stream=_Body(response),
             request=request,
-            extensions={
-                "http_version": b"HTTP/1.1",
-                "reason_phrase": (response.reason or "").encode(),
-            },
+            extensions=extensions,
         )
 
     async def aclose(self) -> None:
