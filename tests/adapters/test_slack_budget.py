@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.simulator import Simulator
+from tests.adapters.slack_fixtures import *  # noqa: F403 - the shared fixtures
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_bot import (
-    SIM_KEY,
     all_done,
     bot_env,
     bot_settings,
@@ -29,6 +28,9 @@ from tests.fakes.slack_payloads import CHANNEL, HttpDelivery, slash_command
 
 pytestmark = pytest.mark.e2e
 
+# Seconds a simulated job takes (read by the shared ``simulator`` fixture).
+SIM_DURATION = 1.0
+
 JOBS = 30
 WINDOW = 2.0  # seconds standing in for Slack's minute
 LIMIT = 20  # chat.update calls per window: 600 a "minute"
@@ -39,12 +41,6 @@ BUDGET_PER_MINUTE = 0.8 * LIMIT * 60 / WINDOW
 async def fake() -> AsyncIterator[FakeSlack]:
     async with FakeSlack(tier3_per_minute=LIMIT, window=WINDOW) as fake:
         yield fake
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[Simulator]:
-    async with Simulator(1.0, api_key=SIM_KEY) as simulator:
-        yield simulator
 
 
 async def _burst(fake: FakeSlack, url: str) -> None:

@@ -9,10 +9,9 @@ import aiohttp
 import pytest
 
 from adapters.slack.blocks import CANCEL_ACTION, REMIX_ACTION, RETRY_ACTION
-from bot.simulator import Simulator
+from tests.adapters.slack_fixtures import *  # noqa: F403 - the shared fixtures
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_bot import (
-    SIM_KEY,
     all_done,
     bot_env,
     bot_settings,
@@ -33,17 +32,8 @@ from tests.fakes.slack_payloads import (
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[Simulator]:
-    async with Simulator(0.6, api_key=SIM_KEY) as simulator:
-        yield simulator
+# Seconds a simulated job takes (read by the shared ``simulator`` fixture).
+SIM_DURATION = 0.6
 
 
 @pytest.fixture

@@ -13,17 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.simulator import Simulator
-from tests.fakes.slack import FakeSlack
+from tests.adapters.slack_fixtures import *  # noqa: F403 - the shared fixtures
 from tests.fakes.slack_bot import (
     SAMPLE_MP4,
-    SIM_KEY,
     all_done,
     bot_env,
     eventually,
@@ -33,23 +30,14 @@ from tests.fakes.slack_payloads import CHANNEL, HttpDelivery, slash_command
 
 pytestmark = pytest.mark.e2e
 
+# Seconds a simulated job takes (read by the shared ``simulator`` fixture).
+SIM_DURATION = 4.0
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[Simulator]:
-    async with Simulator(4.0, api_key=SIM_KEY) as simulator:
-        yield simulator
 
 
 def _read(log: Path) -> str:

@@ -16,10 +16,9 @@ import aiohttp
 import pytest
 
 from bot.runtime import Runtime
-from bot.simulator import Simulator
+from tests.adapters.slack_fixtures import *  # noqa: F403 - the shared fixtures
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_bot import (
-    SIM_KEY,
     bot_env,
     bot_settings,
     events_url,
@@ -29,17 +28,8 @@ from tests.fakes.slack_payloads import HttpDelivery, signed_headers, slash_comma
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[Simulator]:
-    async with Simulator(0.5, api_key=SIM_KEY) as simulator:
-        yield simulator
+# Seconds a simulated job takes (read by the shared ``simulator`` fixture).
+SIM_DURATION = 0.5
 
 
 @pytest.fixture

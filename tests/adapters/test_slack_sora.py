@@ -23,10 +23,10 @@ from bot.models import ChatRef
 from bot.rendering import PRIVATE_MODE_NOTE
 from bot.runtime import Runtime
 from bot.simulator import FileRecord, Simulator
+from tests.adapters.slack_fixtures import *  # noqa: F403 - the shared fixtures
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_bot import (
     SAMPLE_MP4,
-    SIM_KEY,
     bot_env,
     bot_settings,
     buttons,
@@ -61,18 +61,6 @@ class Bot:
     delivery: Delivery
     fake: FakeSlack
     simulator: Simulator
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[Simulator]:
-    async with Simulator(SIM_DURATION, api_key=SIM_KEY) as simulator:
-        yield simulator
 
 
 @pytest.fixture(params=["http", "socket"])
