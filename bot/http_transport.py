@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import aiohttp
 import httpx
@@ -138,3 +139,29 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+class _NoCookies(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Keep nothing: see ``CookielessClient``."""
+
+
+class CookielessClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` that neither keeps nor sends cookies.
+
+    Video APIs authenticate by header, yet httpx wraps every response in urllib
+    request and response objects to look for ``Set-Cookie``: about 10 % of the
+    bot's CPU when tracking 10,000 tasks (1,000 status queries a second).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._none = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._none
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        raise TypeError("this client keeps no cookies")

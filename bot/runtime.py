@@ -29,7 +29,7 @@ from aiohttp import web
 from bot.callbacks import add_callback_routes
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.http_transport import AiohttpTransport
+from bot.http_transport import AiohttpTransport, CookielessClient
 from bot.imaging import prepare_image
 from bot.media import MediaHost
 from bot.ports import TaskStore, VideoProvider
@@ -112,7 +112,7 @@ class Runtime:
             SqliteTaskStore.open(settings.sqlite_path)
         )
         self.http_client = await stack.enter_async_context(
-            httpx.AsyncClient(
+            CookielessClient(
                 timeout=HTTP_TIMEOUT, transport=AiohttpTransport(HTTP_LIMITS)
             )
         )
