@@ -47,6 +47,8 @@ class HttpServer:
         backlog: connections the kernel queues before ``accept``.
         access_log: whether to log every request (aiohttp's access logger).
         shutdown_timeout: seconds ``stop`` waits for in-flight requests.
+        name: what the start-up log line calls the server (operators and tests
+            read ``HTTP server listening on <url>`` to find the bot's own port).
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class HttpServer:
         backlog: int = 128,
         access_log: bool = True,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+        name: str = "HTTP server",
     ) -> None:
         self.app = app
         self.host = host
@@ -65,6 +68,7 @@ class HttpServer:
         self._backlog = backlog
         self._access_log = access_log
         self._shutdown_timeout = shutdown_timeout
+        self._name = name
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -100,7 +104,7 @@ class HttpServer:
             raise
         self._runner = runner
         self._port = int(runner.addresses[0][1])
-        log.info("HTTP server listening on %s", self.url)
+        log.info("%s listening on %s", self._name, self.url)
 
     async def stop(self) -> None:
         """Stop listening and close open connections; safe to call twice."""

@@ -129,6 +129,7 @@ class Simulator:
             backlog=_BACKLOG,
             access_log=False,
             shutdown_timeout=1.0,
+            name="Simulator",
         )
         await server.start()
         self._server = server
