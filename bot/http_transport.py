@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import yarl
 
 # Most specific first: the first match wins.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -69,6 +70,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, limits: httpx.Limits) -> None:
         self._limits = limits
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         # Created inside the running loop (aiohttp binds to it), on first use.
@@ -80,18 +82,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             connector=connector,
             auto_decompress=False,  # httpx decodes Content-Encoding itself
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+            cookie_jar=aiohttp.DummyCookieJar(),  # httpx's client owns cookies
         )
         return self._session
 
+    def _timeout(self, timeouts: dict[str, float | None]) -> aiohttp.ClientTimeout:
+        # Every request of a client carries the same timeouts: build them once.
+        key = (timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=None, connect=key[0], sock_connect=key[1], sock_read=key[2]
+            )
+        return timeout
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
-        timeouts = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.get("pool"),
-            sock_connect=timeouts.get("connect"),
-            sock_read=timeouts.get("read"),
-        )
+        timeout = self._timeout(request.extensions.get("timeout", {}))
         # Bodies here are small JSON or a multipart form around one image of at
         # most 10 MB: reading them whole lets aiohttp send a Content-Length rather
         # than chunks, which some relays refuse for uploads.
@@ -104,7 +111,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with _as_httpx_errors():
             response = await session.request(
                 request.method,
-                str(request.url),
+                # httpx has already percent-encoded it; yarl need not again.
+                yarl.URL(str(request.url), encoded=True),
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,  # httpx follows redirects when asked
