@@ -5,6 +5,10 @@ would mean 10,000 of them waking at random. Here each task is a ``Slot`` of a fe
 fields, the heap orders them by due time, one loop moves due slots to a queue and
 ``concurrency`` workers run their steps. The pool size is the bound on concurrent
 provider calls, so no semaphore is needed.
+
+Slow steps (a download, saves and chat posts) have their own quarter of the
+workers. When thousands of tasks finish together, they queue there while status
+queries keep their pace, so every finished task is still noticed in time.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 
-from bot.models import Task
+from bot.models import Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,7 @@ class Slot:
         "deadline",
         "due",
         "errors",
+        "finished",
         "id",
         "percent",
         "poked",
@@ -50,6 +55,12 @@ class Slot:
         self.due = due
         self.busy = False  # queued or running a step
         self.poked = False  # asked to run again as soon as the step ends
+        self.finished: TaskStatus | None = None  # said done; video not fetched yet
+
+    @property
+    def slow(self) -> bool:
+        """Whether the next step fetches or delivers the outcome."""
+        return self.finished is not None or self.state.awaiting_delivery
 
 
 Step = Callable[[Slot], Awaitable[None]]
@@ -79,8 +90,10 @@ class Scheduler:
         self._heap: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
         self._ready: asyncio.Queue[Slot | None] = asyncio.Queue()
+        self._slow: asyncio.Queue[Slot | None] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._runners: list[asyncio.Task[None]] = []
+        self._lanes: list[asyncio.Queue[Slot | None]] = []
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -112,10 +125,13 @@ class Scheduler:
 
     def start(self) -> None:
         self._runners.append(asyncio.create_task(self._schedule(), name="scheduler"))
+        slow = max(1, self._concurrency // 4)
+        lanes = [self._slow] * slow + [self._ready] * max(1, self._concurrency - slow)
         self._runners.extend(
-            asyncio.create_task(self._work(), name=f"scheduler-worker-{n}")
-            for n in range(self._concurrency)
+            asyncio.create_task(self._work(lane), name=f"scheduler-worker-{n}")
+            for n, lane in enumerate(lanes)
         )
+        self._lanes = lanes
 
     async def aclose(self, grace: float) -> None:
         """Start nothing new; give running steps ``grace`` seconds, then cancel."""
@@ -123,10 +139,11 @@ class Scheduler:
             return
         scheduler, workers = self._runners[0], self._runners[1:]
         scheduler.cancel()
-        while not self._ready.empty():
-            self._ready.get_nowait()
-        for _ in workers:
-            self._ready.put_nowait(None)
+        for queue in (self._ready, self._slow):
+            while not queue.empty():
+                queue.get_nowait()
+        for lane in self._lanes:
+            lane.put_nowait(None)
         _, late = await asyncio.wait(workers, timeout=grace)
         for runner in late:
             runner.cancel()
@@ -151,7 +168,7 @@ class Scheduler:
                     if slot is None or slot.busy or slot.due != due:
                         continue
                     slot.busy = True
-                    self._ready.put_nowait(slot)
+                    (self._slow if slot.slow else self._ready).put_nowait(slot)
                 self._wake.clear()
                 if self._heap:
                     timer = loop.call_later(self._heap[0][0] - now, self._wake.set)
@@ -162,8 +179,8 @@ class Scheduler:
             if timer is not None:
                 timer.cancel()
 
-    async def _work(self) -> None:
-        while (slot := await self._ready.get()) is not None:
+    async def _work(self, lane: asyncio.Queue[Slot | None]) -> None:
+        while (slot := await lane.get()) is not None:
             try:
                 await self._step(slot)
             except Exception as exc:

@@ -207,7 +207,9 @@ class Tracker:
     # -- steps -------------------------------------------------------------------------
 
     async def _step(self, slot: Slot) -> None:
-        if slot.state.in_flight and self._clock() >= slot.deadline:
+        if slot.finished is not None:
+            await self._succeed(slot, slot.finished)
+        elif slot.state.in_flight and self._clock() >= slot.deadline:
             await self._fail_loaded(
                 slot,
                 Failure(kind=FailureKind.TIMEOUT, message="The video took too long."),
@@ -321,7 +323,9 @@ class Tracker:
             return
         slot.errors = 0
         if status.state is ProviderState.SUCCEEDED:
-            await self._succeed(slot, status)
+            # Fetched and delivered by the slow lane, next (see bot.scheduler).
+            slot.finished = status
+            slot.due = self._clock()
         elif status.state is ProviderState.FAILED:
             task = await self._load(slot)
             task.progress = task.progress.advanced_to(status.progress)
@@ -356,6 +360,7 @@ class Tracker:
         self._next_poll(slot)
 
     async def _succeed(self, slot: Slot, status: TaskStatus) -> None:
+        slot.finished = None  # a failed download asks the provider again first
         task = await self._load(slot)
         if not task.state.in_flight or task.provider_task_id is None:
             return
