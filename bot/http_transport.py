@@ -118,16 +118,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,  # httpx follows redirects when asked
                 timeout=timeout,
             )
+            length = response.content_length
+            # Status answers: read at once, one await instead of an iterator
+            # chain per request, and the connection goes back to the pool now.
+            small = length is not None and length <= CHUNK_SIZE
+            content = await response.read() if small else None
         extensions = {
             "http_version": b"HTTP/1.1",
             "reason_phrase": (response.reason or "").encode(),
         }
-        length = response.content_length
-        if length is not None and length <= CHUNK_SIZE:
-            # Status answers: read at once, one await instead of an iterator
-            # chain per request, and the connection goes back to the pool now.
-            with _as_httpx_errors():
-                content = await response.read()
+        if content is not None:
             return httpx.Response(
                 status_code=response.status,
                 headers=response.raw_headers,
