@@ -1,15 +1,9 @@
 """Durable tasks and moderators' settings in one SQLite file, through aiosqlite.
 
-One long-lived connection writes (aiosqlite runs one worker thread per connection,
-so opening one per call would cost a thread each time), WAL so readers never wait
-for the writer, and ``synchronous=NORMAL``: in WAL mode a power cut can lose the
-last commits but never corrupts the file, and the tracker redoes anything unsaved.
-
-Reads go through a second, plain ``sqlite3`` connection on the event loop's own
-thread. They are indexed lookups of a few rows that WAL never makes wait, so they
-take tens of microseconds, less than the round trip to aiosqlite's thread and back
-(about 0.1 ms of CPU): the tracker reads a task on every progress change, a
-thousand times a second with 10,000 tasks in flight.
+One long-lived connection (aiosqlite runs one worker thread per connection, so
+opening one per call would cost a thread each time), WAL so readers never wait for
+the writer, and ``synchronous=NORMAL``: in WAL mode a power cut can lose the last
+commits but never corrupts the file, and the tracker redoes anything unsaved.
 
 The schema grows by appending SQL scripts to ``MIGRATIONS``; ``schema_version``
 records how many have run, so an old database is brought forward on open.
@@ -20,7 +14,6 @@ submission still have the bytes without copying them into every task row.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -117,9 +110,8 @@ class SqliteTaskStore:
     SqliteTaskStore.connect(path)`` followed by ``await store.close()``.
     """
 
-    def __init__(self, db: aiosqlite.Connection, reader: sqlite3.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
-        self._reader = reader
 
     @classmethod
     async def connect(
@@ -136,15 +128,10 @@ class SqliteTaskStore:
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=5000")
             await _migrate(db, migrations)
-            # Autocommit, and every read below fetches all its rows, so no read
-            # transaction stays open to pin an old snapshot of the WAL.
-            reader = sqlite3.connect(path, isolation_level=None)
         except BaseException:
             await db.close()
             raise
-        reader.row_factory = sqlite3.Row
-        reader.execute("PRAGMA busy_timeout=5000")
-        return cls(db, reader)
+        return cls(db)
 
     @classmethod
     @asynccontextmanager
@@ -158,11 +145,10 @@ class SqliteTaskStore:
             await store.close()
 
     async def close(self) -> None:
-        self._reader.close()
         await self._db.close()
 
     async def schema_version(self) -> int:
-        rows = self._reader.execute("SELECT version FROM schema_version").fetchall()
+        rows = await self._db.execute_fetchall("SELECT version FROM schema_version")
         return next((int(row[0]) for row in rows), 0)
 
     # -- tasks ---------------------------------------------------------------------
@@ -265,13 +251,14 @@ class SqliteTaskStore:
 
     async def _many(self, where: str, params: Sequence[Any]) -> list[Task]:
         sql = f"SELECT {_COLUMNS} FROM tasks {where}"  # noqa: S608
-        return [self._task(row) for row in self._reader.execute(sql, params).fetchall()]
+        rows = await self._db.execute_fetchall(sql, params)
+        return [await self._task(row) for row in rows]
 
-    def _task(self, row: sqlite3.Row) -> Task:
+    async def _task(self, row: aiosqlite.Row) -> Task:
         request = json.loads(row["request"])
         image = request.pop("image", None)
         if image is not None:
-            request["image"] = self._image(image)
+            request["image"] = await self._image(image)
         return Task(
             id=row["id"],
             request=GenerationRequest.model_validate(request),
@@ -289,11 +276,11 @@ class SqliteTaskStore:
             parent_task_id=row["parent_task_id"],
         )
 
-    def _image(self, meta: dict[str, Any]) -> ImageInput:
+    async def _image(self, meta: dict[str, Any]) -> ImageInput:
         sha256 = meta.pop("sha256")
-        rows = self._reader.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT data FROM images WHERE sha256 = ?", (sha256,)
-        ).fetchall()
+        )
         for row in rows:
             return ImageInput(**meta, data=bytes(row[0]))
         raise ConfigError(f"the database lost reference image {sha256[:12]}")
@@ -301,11 +288,11 @@ class SqliteTaskStore:
     # -- settings ------------------------------------------------------------------
 
     async def get_setting(self, scope: Scope, key: str) -> str | None:
-        rows = self._reader.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT value FROM settings WHERE platform = ? AND workspace_id = ? "
             "AND channel_id = ? AND key = ?",
             (scope.platform.value, scope.workspace_id, scope.channel_id or "", key),
-        ).fetchall()
+        )
         return next((str(row[0]) for row in rows), None)
 
     async def set_setting(self, scope: Scope, key: str, value: str | None) -> None:
