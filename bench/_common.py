@@ -1,4 +1,4 @@
-"""Measuring helpers the chat burst benchmarks share: /proc figures, percentiles.
+"""Measuring helpers the benchmarks share: /proc figures, percentiles.
 
 Linux only (the figures come from ``/proc``), like the machines the benchmarks run on.
 """
@@ -26,12 +26,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def status_kb(pid: int, field: str) -> int:
+    """A ``/proc/<pid>/status`` figure in kB (``VmRSS``, ``VmHWM``); 0 if absent."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's high-water resident set (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return status_kb(pid, "VmHWM") / 1024
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -18,9 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,9 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
-from bot.config import Settings
-from bot.models import (
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import SIM_KEY, cpu_seconds, status_kb  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.models import (  # noqa: E402
     ChatRef,
     Failure,
     GenerationRequest,
@@ -43,26 +45,14 @@ from bot.models import (
     TaskStatus,
     VideoResult,
 )
-from bot.ports import VideoProvider
-from bot.runtime import Runtime
-from bot.simulator._tasks import TaskSpec
+from bot.ports import VideoProvider  # noqa: E402
+from bot.runtime import Runtime  # noqa: E402
+from bot.simulator._tasks import TaskSpec  # noqa: E402
+from tests.fakes.provider import simulator_process  # noqa: E402
 
 
-def _status_kb(field_name: str) -> int:
-    text = Path("/proc/self/status").read_text()
-    match = re.search(rf"^{field_name}:\s+(\d+) kB", text, re.MULTILINE)
-    return int(match.group(1)) if match else 0
-
-
-def _process_cpu(pid: int) -> float:
-    """Another process's CPU seconds, from /proc (the simulator's share)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def _own_kb(field: str) -> int:
+    return status_kb(os.getpid(), field)
 
 
 @dataclass
@@ -113,28 +103,6 @@ class TimingDirectory:
         return self._thread
 
 
-def start_simulator(duration: float) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "bot.simulator",
-            "--port",
-            "0",
-            "--duration",
-            str(duration),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("SIMULATOR_URL="):
-        process.kill()
-        raise SystemExit(f"simulator did not start: {line!r}")
-    return process, line.removeprefix("SIMULATOR_URL=")
-
-
 def simulated_end(provider_task_id: str) -> float | None:
     code = provider_task_id.rsplit("_", 1)[-1]
     spec = TaskSpec.decode(code)
@@ -172,7 +140,7 @@ async def run(
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         SORA_API_URL=simulator_url,
-        SORA_API_KEY="sk-bench",
+        SORA_API_KEY=SecretStr(SIM_KEY),
         SORA_API_DIALECT=args.dialect,
         DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
         MEDIA_DIR=workdir / "media",
@@ -191,9 +159,9 @@ async def run(
         runtime.service.register_chat(TimingDirectory(clock))
         note_completions(runtime.provider, clock)
         await runtime.start()
-        base_rss = _status_kb("VmRSS")
-        cpu0, wall0 = _cpu_seconds(), time.time()
-        sim0 = _process_cpu(simulator_pid)
+        base_rss = _own_kb("VmRSS")
+        cpu0, wall0 = cpu_seconds(os.getpid()), time.time()
+        sim0 = cpu_seconds(simulator_pid)
         load0 = os.getloadavg()[0]
 
         for n in range(args.tasks):
@@ -208,8 +176,8 @@ async def run(
                     chat=ChatRef(platform=Platform.CLI, workspace_id="bench"),
                 )
             )
-        cpu1, wall1, gets1 = _cpu_seconds(), time.time(), requests["GET"]
-        submitted_rss = _status_kb("VmRSS")
+        cpu1, wall1, gets1 = cpu_seconds(os.getpid()), time.time(), requests["GET"]
+        submitted_rss = _own_kb("VmRSS")
         print(
             f"submitted {args.tasks} tasks in {wall1 - wall0:.1f} s "
             f"({cpu1 - cpu0:.1f} CPU s); tracked: {runtime.tracker.tracked}"
@@ -218,13 +186,13 @@ async def run(
         # Steady state: everything in flight, nothing finished yet.
         steady = max(0.0, min(args.duration * 0.9 - (wall1 - wall0), 60.0))
         await asyncio.sleep(steady)
-        cpu2, wall2, gets2 = _cpu_seconds(), time.time(), requests["GET"]
-        inflight_rss = _status_kb("VmRSS")
+        cpu2, wall2, gets2 = cpu_seconds(os.getpid()), time.time(), requests["GET"]
+        inflight_rss = _own_kb("VmRSS")
 
         await asyncio.wait_for(clock.done.wait(), timeout=args.duration * 5 + 300)
-        cpu3, wall3 = _cpu_seconds(), time.time()
-        sim3 = _process_cpu(simulator_pid)
-        peak = _status_kb("VmHWM")
+        cpu3, wall3 = cpu_seconds(os.getpid()), time.time()
+        sim3 = cpu_seconds(simulator_pid)
+        peak = _own_kb("VmHWM")
 
     ends = {pid: simulated_end(pid) for pid in clock.provider_ids.values()}
     noticed = [
@@ -291,13 +259,13 @@ def main() -> None:
         help="spread the submissions over this many seconds (0: all at once)",
     )
     args = parser.parse_args()
-    process, url = start_simulator(args.duration)
-    try:
-        with tempfile.TemporaryDirectory(prefix="sorabot-bench-") as workdir:
-            asyncio.run(run(args, url, process.pid, Path(workdir)))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with tempfile.TemporaryDirectory(prefix="sorabot-bench-") as workdir:
+        asyncio.run(run_with_simulator(args, Path(workdir)))
+
+
+async def run_with_simulator(args: argparse.Namespace, workdir: Path) -> None:
+    async with simulator_process(args.duration, "--api-key", SIM_KEY) as simulator:
+        await run(args, simulator.base_url, simulator.pid, workdir)
 
 
 if __name__ == "__main__":
