@@ -2,7 +2,7 @@
 
 ``bot/`` must run (and be tested) with no chat platform at all, and each adapter
 must be removable without touching the others. The only door from the core to the
-adapters is the composition root, ``bot/cli.py``, which imports an adapter lazily,
+adapters is the composition root, ``bot/__main__.py``, which imports an adapter lazily,
 inside the function that starts it, and only when that platform is configured.
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_SDKS = ("discord", "slack_bolt", "slack_sdk")
-COMPOSITION_ROOT = ROOT / "bot" / "cli.py"
+COMPOSITION_ROOT = ROOT / "bot" / "__main__.py"
 
 
 def _package_of(path: Path) -> list[str]:
