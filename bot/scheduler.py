@@ -42,6 +42,7 @@ class Slot:
         "poked",
         "provider_task_id",
         "state",
+        "view",
     )
 
     def __init__(self, task: Task, due: float) -> None:
@@ -58,6 +59,9 @@ class Slot:
         self.busy = False  # queued or running a step
         self.poked = False  # asked to run again as soon as the step ends
         self.finished: TaskStatus | None = None  # said done; video not fetched yet
+        # The task as last shown, as JSON: progress edits need no database read,
+        # and one string per task is light on memory and the garbage collector.
+        self.view: str | None = None
 
     @property
     def slow(self) -> bool:

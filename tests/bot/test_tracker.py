@@ -14,12 +14,13 @@ from bot.models import (
     Failure,
     FailureKind,
     Progress,
+    Task,
     TaskState,
     VideoResult,
 )
 from bot.store import SqliteTaskStore
 from tests.fakes.chat import RecordingChat
-from tests.fakes.tasks import creates, make_request, make_task, settled
+from tests.fakes.tasks import creates, make_image, make_request, make_task, settled
 
 
 async def test_task_is_delivered_once_with_progress_that_only_rises(
@@ -44,6 +45,32 @@ async def test_task_is_delivered_once_with_progress_that_only_rises(
     assert stored.result is not None
     assert stored.provider_task_id is not None
     assert len(creates(simulator)) == 1
+
+
+async def test_progress_edits_are_shown_without_reading_the_database(
+    make_runtime,
+) -> None:
+    runtime = await make_runtime(SIMULATOR_DURATION=1.0)
+    reads: list[str] = []
+    read = runtime.store.get
+
+    async def counted(task_id: str) -> Task:
+        reads.append(task_id)
+        return await read(task_id)
+
+    runtime.store.get = counted
+
+    task = await runtime.service.submit(make_request(image=make_image()))
+    await runtime.chat.wait_for(lambda: runtime.chat.outcomes(task.id))
+
+    edits = runtime.chat.of(task.id, "edit")
+    running = [e for e in edits if e.task.state is TaskState.RUNNING]
+    assert len({e.task.progress.percent for e in running}) >= 4
+    # One read per step that changes the state (submit, running, succeeded), not
+    # one per progress edit: at 10,000 tasks that is 1,000 reads a second.
+    assert len(reads) <= 3
+    # The edits still describe the request, reference image included.
+    assert all(e.task.request.image is not None for e in edits)
 
 
 async def test_video_lands_in_media_dir_under_the_task_id(make_runtime) -> None:
