@@ -46,7 +46,7 @@ from bot.models import (  # noqa: E402
     VideoResult,
 )
 from bot.ports import VideoProvider  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
+from bot.runtime import Runtime, settle_heap  # noqa: E402
 from bot.simulator._tasks import TaskSpec  # noqa: E402
 from tests.fakes.provider import simulator_process  # noqa: E402
 
@@ -158,6 +158,7 @@ async def run(
         runtime.http_client.event_hooks["request"].append(count)
         runtime.service.register_chat(TimingDirectory(clock))
         note_completions(runtime.provider, clock)
+        settle_heap()  # as ``sorabot run`` does once its adapters are attached
         await runtime.start()
         base_rss = _own_kb("VmRSS")
         cpu0, wall0 = cpu_seconds(os.getpid()), time.time()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import io
 import logging
 import signal
@@ -31,7 +30,7 @@ from bot.commands import (
 from bot.config import Settings
 from bot.errors import BotError, ConfigError, UserInputError
 from bot.models import Orientation
-from bot.runtime import Runtime
+from bot.runtime import Runtime, settle_heap
 from bot.signals import Interrupted, Signals
 from bot.terminal import TerminalDirectory
 
@@ -61,11 +60,7 @@ async def _run(settings: Settings, signals: Signals) -> int:
             from adapters.slack import attach as attach_slack
 
             await attach_slack(runtime, stack)
-        # Everything built so far (modules, the SDKs' state, commands, pydantic
-        # schemas) lives as long as the process. Taking it out of the garbage
-        # collector's view keeps full collections short: unfrozen, one stalled the
-        # event loop for 100-150 ms under load and held up Discord interaction acks.
-        gc.freeze()
+        settle_heap()
         signals.on_signal(runtime.stop)
         await runtime.start()
         log.info("sorabot is running; stop it with SIGTERM or Ctrl-C")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 from types import TracebackType
 from typing import Self
@@ -55,6 +56,26 @@ HTTP_LIMITS = httpx.Limits(
 # Shutdown must finish within 5 s of SIGTERM: the HTTP server takes up to 2 s
 # (bot.web.SHUTDOWN_TIMEOUT) and steps under way get this long to save.
 TRACKER_GRACE = 2.0
+
+
+# Net container allocations between young-generation collections (CPython: 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_heap() -> None:
+    """Tune the garbage collector for a long-running bot, once start-up is done.
+
+    Everything built so far (modules, the SDKs' state, commands, pydantic schemas)
+    lives as long as the process: freezing it keeps it out of every full
+    collection, which unfrozen stalled the event loop for 100-150 ms under load and
+    held up Discord interaction acks. A larger young generation lets most of a
+    status query's objects die by reference count before the collector ever walks
+    them. Tracking 10,000 tasks (bench/track.py) spent 5.2 CPU s a minute in the
+    collector as CPython ships it, 1.8 s tuned this way.
+    """
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, GC_YOUNG_THRESHOLD), middle, old)
 
 
 def simulator_poll_interval(settings: Settings) -> float:
