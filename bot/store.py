@@ -112,6 +112,9 @@ class SqliteTaskStore:
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
+        # Every /sora reads up to three settings, and only this store writes them:
+        # a copy in memory (a few entries per server) saves those round trips.
+        self._settings: dict[tuple[str, str, str, str], str | None] = {}
 
     @classmethod
     async def connect(
@@ -288,15 +291,20 @@ class SqliteTaskStore:
     # -- settings ------------------------------------------------------------------
 
     async def get_setting(self, scope: Scope, key: str) -> str | None:
+        where = _setting_row(scope, key)
+        if where in self._settings:
+            return self._settings[where]
         rows = await self._db.execute_fetchall(
             "SELECT value FROM settings WHERE platform = ? AND workspace_id = ? "
             "AND channel_id = ? AND key = ?",
-            (scope.platform.value, scope.workspace_id, scope.channel_id or "", key),
+            where,
         )
-        return next((str(row[0]) for row in rows), None)
+        value = next((str(row[0]) for row in rows), None)
+        self._settings[where] = value
+        return value
 
     async def set_setting(self, scope: Scope, key: str, value: str | None) -> None:
-        where = (scope.platform.value, scope.workspace_id, scope.channel_id or "", key)
+        where = _setting_row(scope, key)
         if value is None:
             await self._db.execute(
                 "DELETE FROM settings WHERE platform = ? AND workspace_id = ? "
@@ -310,6 +318,12 @@ class SqliteTaskStore:
                 "channel_id, key) DO UPDATE SET value = excluded.value",
                 (*where, value),
             )
+        self._settings[where] = value
+
+
+def _setting_row(scope: Scope, key: str) -> tuple[str, str, str, str]:
+    """The settings table's primary key; ``''`` stands for the whole workspace."""
+    return (scope.platform.value, scope.workspace_id, scope.channel_id or "", key)
 
 
 _M = TypeVar("_M", VideoResult, Failure)

@@ -163,6 +163,19 @@ async def test_channel_setting_overrides_and_clears_back_to_workspace(
     assert await store.get_setting(workspace, "private_mode") == "1"
 
 
+async def test_setting_read_before_it_was_set_reads_the_new_value_after(
+    store: SqliteTaskStore,
+) -> None:
+    workspace = Scope(platform=Platform.DISCORD, workspace_id="G1")
+    also_workspace = Scope(platform=Platform.DISCORD, workspace_id="G1", channel_id="")
+    before = await store.get_setting(also_workspace, "private_mode")
+
+    await store.set_setting(workspace, "private_mode", "1")
+
+    assert before is None
+    assert await store.get_setting(also_workspace, "private_mode") == "1"
+
+
 async def test_settings_survive_a_reopen(tmp_path: Path) -> None:
     scope = Scope(platform=Platform.DISCORD, workspace_id="G1")
     async with SqliteTaskStore.open(tmp_path / "db") as store:
