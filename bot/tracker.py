@@ -2,9 +2,11 @@
 
 All in-flight tasks share a heap of due times, one loop that hands due tasks to a
 fixed pool of workers (the pool size bounds concurrent provider calls), and per task
-only a small ``Slot`` (ids, due time, counters). The full ``Task`` is read from the
-store only when something changed, and written only then, so 10,000 tasks polled
-every 10 s cost little memory and no database writes while nothing happens.
+only a small ``Slot`` (ids, due time, counters, and the task as last shown, as one
+JSON string). The full ``Task`` is read from the store and written back only when
+its state changes; a change of progress alone is shown from the slot. So 10,000
+tasks polled every 10 s cost little memory and no database reads or writes while
+they merely advance.
 
 Each step is persisted before the next one starts (submitted -> running ->
 succeeded with the result on disk -> delivered), so a crash anywhere resumes at the
