@@ -143,8 +143,10 @@ def _configure_logging(settings: Settings, command: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if level > logging.DEBUG:
-        # Health checks every few seconds would drown everything else.
+        # Health checks every few seconds would drown everything else, and httpx
+        # logs every request at INFO: 1,000 lines a second at 10,000 tasks.
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
