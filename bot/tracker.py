@@ -66,6 +66,9 @@ MAX_POLL_PROTOCOL_ERRORS = 5
 MAX_DELIVERY_ATTEMPTS = 5
 # While a callback is expected, polling is only the fallback.
 CALLBACK_POLL_FACTOR = 3.0
+# Polls come this share of the interval apart, so a finished task is noticed
+# within one interval even when a query starts a little late.
+POLL_SHARE = 0.95
 _NO_OUTCOME = "The video service could not make this video."
 
 
@@ -157,6 +160,9 @@ class Tracker:
             slot = Slot(task, self._clock())
             slot.callback = self._callback_base is not None
             slot.view = _display_json(task)
+            if slot.provider_task_id is not None and task.state.in_flight:
+                # Resumed after a restart: spread the first polls over one period.
+                self._next_poll(slot, earliest=0.0)
             self._scheduler.add(slot)
 
     def poke(self, task_id: str) -> None:
@@ -183,13 +189,19 @@ class Tracker:
             # Wake up for the deadline even if the provider keeps us waiting.
             slot.due = min(slot.due, slot.deadline)
 
-    def _next_poll(self, slot: Slot) -> None:
-        factor = CALLBACK_POLL_FACTOR if slot.callback else 1.0
-        # Jitter spreads the queries of tasks started together. It only shortens
-        # the wait, and by at least 5 %, so a finished task is noticed within one
-        # poll interval even when the query itself is a little late.
-        jitter = random.uniform(0.85, 0.95)
-        self._due_in(slot, self.poll_interval * factor * jitter)
+    def _next_poll(self, slot: Slot, *, earliest: float | None = None) -> None:
+        """Make ``slot`` due one polling period from now.
+
+        With ``earliest`` (a share of the period) the wait is random instead, for a
+        task's first poll: tasks started or resumed together then query at
+        different moments, and the fixed period afterwards keeps them apart.
+        """
+        period = self.poll_interval * POLL_SHARE
+        if slot.callback:
+            period *= CALLBACK_POLL_FACTOR
+        if earliest is not None:
+            period *= random.uniform(earliest, 1.0)
+        self._due_in(slot, period)
 
     def _backoff(self, errors: int, retry_after: float | None = None) -> float:
         base = min(self.poll_interval, 2.0)
@@ -303,7 +315,7 @@ class Tracker:
         task.state = TaskState.SUBMITTED
         log.info("task %s submitted as %s", task.id, provider_task_id)
         if await self._commit(slot, task):
-            self._next_poll(slot)
+            self._next_poll(slot, earliest=0.5)
 
     async def _poll(self, slot: Slot) -> None:
         if slot.provider_task_id is None:  # only a damaged row gets here
