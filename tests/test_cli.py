@@ -401,16 +401,25 @@ async def test_bad_configuration_is_one_line_naming_the_variable(
     assert reason in result.stderr
 
 
+async def generate_logging_at(level: str, env: dict[str, str], cwd: Path) -> Result:
+    """``sorabot generate`` with ``LOG_LEVEL=level``; it must succeed."""
+    result = await sorabot(
+        "generate",
+        PROMPT,
+        "--out",
+        "corgi.mp4",
+        env={**env, "LOG_LEVEL": level},
+        cwd=cwd,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 async def test_info_logging_shows_task_steps_not_every_status_query(
     sim_env, simulator, tmp_path
 ):
-    env = {**sim_env, "LOG_LEVEL": "INFO"}
+    result = await generate_logging_at("INFO", sim_env, tmp_path)
 
-    result = await sorabot(
-        "generate", PROMPT, "--out", "corgi.mp4", env=env, cwd=tmp_path
-    )
-
-    assert result.returncode == 0, result.stderr
     assert "submitted as" in result.stderr
     assert "HTTP Request:" not in result.stderr
     assert len(set(percents(result.stderr))) >= 3  # it did query, several times
@@ -419,11 +428,6 @@ async def test_info_logging_shows_task_steps_not_every_status_query(
 async def test_api_key_never_appears_in_output_even_when_debugging(
     sim_env, simulator, tmp_path
 ):
-    env = {**sim_env, "LOG_LEVEL": "DEBUG"}
+    result = await generate_logging_at("DEBUG", sim_env, tmp_path)
 
-    result = await sorabot(
-        "generate", PROMPT, "--out", "corgi.mp4", env=env, cwd=tmp_path
-    )
-
-    assert result.returncode == 0, result.stderr
     assert API_KEY not in result.stdout + result.stderr
