@@ -39,6 +39,8 @@ class ProviderFeatures(BaseModel):
 
     image_transport: Literal["upload", "url"]
     callbacks: bool = False
+    # The relay refuses the whole create when the callback URL is not https.
+    https_callbacks_only: bool = False
     private: bool = False
     hd: bool = False
     max_seconds: int = 15

@@ -129,11 +129,7 @@ class Tracker:
         self._chats = chats
         self._videos = media_dir / "videos"
         self.poll_interval = poll_interval
-        self._callback_base = (
-            public_url.rstrip("/")
-            if public_url and provider.features.callbacks
-            else None
-        )
+        self._callback_base = _callback_base(public_url, provider)
         self._prepare_image = prepare_image
         self._clock = clock
         self._scheduler = Scheduler(
@@ -486,6 +482,23 @@ class Tracker:
         return Failure(
             kind=_failure_kind(exc), message=exc.user_message, provider_code=exc.code
         )
+
+
+def _callback_base(public_url: str | None, provider: VideoProvider) -> str | None:
+    """Where the provider's callbacks go, or None to rely on polling alone."""
+    if not public_url or not provider.features.callbacks:
+        return None
+    if provider.features.https_callbacks_only and not public_url.lower().startswith(
+        "https://"
+    ):
+        # Sending it anyway would get every create refused.
+        log.warning(
+            "PUBLIC_URL is not https and the %s dialect accepts only https callback "
+            "URLs, so tasks are polled without callbacks.",
+            provider.dialect,
+        )
+        return None
+    return public_url.rstrip("/")
 
 
 def _display_json(task: Task) -> str:

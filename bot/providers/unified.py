@@ -18,7 +18,12 @@ from bot.providers.sizes import ASPECT_RATIOS
 
 class UnifiedProvider(HTTPProvider):
     dialect = "unified"
-    features = ProviderFeatures(image_transport="url", callbacks=True, max_seconds=15)
+    features = ProviderFeatures(
+        image_transport="url",
+        callbacks=True,
+        https_callbacks_only=True,
+        max_seconds=15,
+    )
 
     def body(self, submission: Submission) -> dict[str, object]:
         request = submission.request

@@ -316,6 +316,26 @@ async def test_callback_makes_the_tracker_query_at_once(
     assert [e.kind for e in runtime.chat.outcomes(task.id)] == ["video"]
 
 
+async def test_unified_dialect_without_https_public_url_polls_and_sends_no_callback(
+    make_runtime, simulator, caplog
+) -> None:
+    port = _free_port()
+    runtime = await make_runtime(
+        SORA_API_DIALECT="unified",
+        HTTP_PORT=port,
+        PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
+
+    task = await runtime.service.submit(make_request())
+    stored = await settled(runtime, task.id, within=10)
+
+    # The relay refuses a whole create whose callback_url is not https.
+    assert "callback_url" not in creates(simulator)[0].body
+    assert [e.kind for e in runtime.chat.outcomes(task.id)] == ["video"]
+    assert stored.failure is None
+    assert "accepts only https callback URLs" in caplog.text
+
+
 async def test_shutdown_with_a_hung_provider_call_is_quick_and_loses_nothing(
     make_runtime, simulator
 ) -> None:
