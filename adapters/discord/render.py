@@ -74,7 +74,10 @@ def status_embed(task: Task) -> discord.Embed:
     return embed
 
 
-def _megabytes(size: int) -> str:
+def _file_size(size: int) -> str:
+    """``25.0 MB``, or ``18 KB`` below a megabyte (never ``0.0 MB``)."""
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} KB"
     return f"{size / (1024 * 1024):.1f} MB"
 
 
@@ -86,8 +89,8 @@ def video_text(task: Task) -> str:
 def too_large_text(task: Task, video: VideoResult, limit: int) -> str:
     """Why there is a link instead of a file, and the link when there is one."""
     reason = (
-        f"The video is {_megabytes(video.size_bytes)}, more than this server's "
-        f"upload limit of {_megabytes(limit)}, so it cannot be attached here."
+        f"The video is {_file_size(video.size_bytes)}, more than this server's "
+        f"upload limit of {_file_size(limit)}, so it cannot be attached here."
     )
     ready = f"<@{task.request.requester.user_id}> your video is ready. {reason}"
     if video.source_url:

@@ -105,7 +105,9 @@ async def test_video_over_the_servers_upload_limit_becomes_a_link_with_the_reaso
         [post] = await wait_for_thread_post(fake, await thread_of(fake, status))
 
     assert post.attachments == []
-    assert "upload limit of 0.0 MB" in post.content
+    assert "The video is 18 KB, more than this server's upload limit of 1 KB" in (
+        post.content
+    )
     assert "cannot be attached here" in post.content
 
 
