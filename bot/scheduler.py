@@ -45,7 +45,7 @@ class Slot:
         "view",
     )
 
-    def __init__(self, task: Task, due: float) -> None:
+    def __init__(self, task: Task, due: float, view: str) -> None:
         self.id = task.id
         self.state = task.state
         self.provider_task_id = task.provider_task_id
@@ -61,7 +61,7 @@ class Slot:
         self.finished: TaskStatus | None = None  # said done; video not fetched yet
         # The task as last shown, as JSON: progress edits need no database read,
         # and one string per task is light on memory and the garbage collector.
-        self.view: str | None = None
+        self.view = view
 
     @property
     def slow(self) -> bool:

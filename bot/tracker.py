@@ -153,9 +153,8 @@ class Tracker:
         if task.id in self._scheduler:
             return
         if task.state.in_flight or task.state.awaiting_delivery:
-            slot = Slot(task, self._clock())
+            slot = Slot(task, self._clock(), _display_json(task))
             slot.callback = self._callback_base is not None
-            slot.view = _display_json(task)
             if slot.provider_task_id is not None and task.state.in_flight:
                 # Resumed after a restart: spread the first polls over one period.
                 self._next_poll(slot, earliest=0.0)
@@ -367,11 +366,8 @@ class Tracker:
             # database round trips a second. After a crash the provider's next
             # answer restores the figure; a cancel makes the slot not current.
             slot.percent = status.progress.percent
-            if slot.view is None:
-                view = await self._load(slot)
-            else:
-                view = Task.model_validate_json(slot.view)
-                view.progress = Progress(percent=slot.percent)
+            view = Task.model_validate_json(slot.view)
+            view.progress = Progress(percent=slot.percent)
             if not self._scheduler.current(slot) or not view.state.in_flight:
                 return
             await self._show(view)
