@@ -255,17 +255,20 @@ async def _read_until(
                 return match
 
 
-async def _kill_at_progress(process: asyncio.subprocess.Process, sig: int) -> None:
-    """Send ``sig`` once the progress bar shows more than 0 %."""
+async def _generate_then_signal(
+    sig: int, env: dict[str, str], cwd: Path
+) -> asyncio.subprocess.Process:
+    """``sorabot generate``, sent ``sig`` once its progress bar shows more than 0 %."""
+    process = await _start(("generate", PROMPT, "--out", "corgi.mp4"), env, cwd)
     await _read_until(process, r"\b[1-9]\d*%")
     process.send_signal(sig)
+    return process
 
 
 async def test_sigkill_mid_task_then_resume_delivers_once(sim_env, simulator, tmp_path):
     env = {**sim_env}
     simulator.duration = 3.0
-    process = await _start(("generate", PROMPT, "--out", "corgi.mp4"), env, tmp_path)
-    await _kill_at_progress(process, signal.SIGKILL)
+    process = await _generate_then_signal(signal.SIGKILL, env, tmp_path)
     await process.wait()
     [killed] = await stored_tasks(tmp_path)
 
@@ -286,10 +289,7 @@ async def test_sigterm_stops_generate_within_5_s_and_leaves_the_task_resumable(
     sim_env, simulator, tmp_path
 ):
     simulator.duration = 3.0
-    process = await _start(
-        ("generate", PROMPT, "--out", "corgi.mp4"), sim_env, tmp_path
-    )
-    await _kill_at_progress(process, signal.SIGTERM)
+    process = await _generate_then_signal(signal.SIGTERM, sim_env, tmp_path)
     started = time.monotonic()
     _, stderr = await asyncio.wait_for(process.communicate(), 10)
     stopped_after = time.monotonic() - started
@@ -349,10 +349,7 @@ async def test_run_finishes_a_command_line_task_interrupted_earlier(
     sim_env, simulator, tmp_path
 ):
     simulator.duration = 3.0
-    generate = await _start(
-        ("generate", PROMPT, "--out", "corgi.mp4"), sim_env, tmp_path
-    )
-    await _kill_at_progress(generate, signal.SIGKILL)
+    generate = await _generate_then_signal(signal.SIGKILL, sim_env, tmp_path)
     await generate.wait()
 
     bot = await _start(("run",), slack_http_env(sim_env), tmp_path)
