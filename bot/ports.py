@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.capabilities import CapabilityProfile
 from bot.models import (
     ChatRef,
     Failure,
@@ -77,6 +78,11 @@ class VideoProvider(Protocol):
 
     @property
     def features(self) -> ProviderFeatures: ...
+
+    @property
+    def profile(self) -> CapabilityProfile:
+        """What this provider's document allows (see ``bot.capabilities``)."""
+        ...
 
     def output_size(self, request: GenerationRequest) -> tuple[int, int]:
         """The (width, height) the provider renders for this request."""

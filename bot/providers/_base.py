@@ -9,6 +9,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from bot.capabilities import CapabilityProfile
 from bot.errors import ConfigError, ProviderProtocolError
 from bot.models import GenerationRequest, TaskStatus, VideoResult
 from bot.ports import ProviderFeatures, Submission
@@ -32,6 +33,7 @@ class HTTPProvider(ABC):
     """
 
     dialect: str
+    profile: CapabilityProfile
     features: ProviderFeatures
 
     def __init__(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.capabilities import SORA_2, SORA_2_PRO, CapabilityProfile
 from bot.models import TaskStatus, VideoResult
 from bot.ports import ProviderFeatures, Submission
 from bot.providers._base import HTTPProvider, path_id
@@ -20,6 +21,14 @@ from bot.providers.sizes import size_text
 
 class OpenAIProvider(HTTPProvider):
     dialect = "openai"
+    # Document 003: HD through ``size`` (1792x1024 / 1024x1792); no private field.
+    profile = CapabilityProfile(
+        dialect="openai",
+        models=(SORA_2, SORA_2_PRO.model_copy(update={"seconds": (10, 15)})),
+        watermark=True,
+        image_transport="upload",
+        image_must_match_size=True,
+    )
     features = ProviderFeatures(
         image_transport="upload",
         hd=True,  # through ``size``: 1792x1024 / 1024x1792

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel
 
+from bot.capabilities import CapabilityProfile, ModelCapability
 from bot.errors import ProviderProtocolError
 from bot.models import TaskStatus
 from bot.ports import ProviderFeatures, Submission
@@ -51,6 +52,17 @@ def unwrap(answer: object, what: str) -> object:
 
 class SoraProvider(HTTPProvider):
     dialect = "sora"
+    # Document 001: ``n_frames`` 150 (5 s) or 300 (10 s), ``model`` only "turbo",
+    # ``style`` only "natural", its own remix (``operation: remix`` + ``sdedit``).
+    profile = CapabilityProfile(
+        dialect="sora",
+        models=(ModelCapability(name="turbo", seconds=(5, 10)),),
+        styles=("natural",),
+        remix=True,
+        image_transport="url",
+        image_must_match_size=True,
+        callbacks=True,
+    )
     features = ProviderFeatures(
         image_transport="url",
         callbacks=True,

@@ -9,6 +9,7 @@ reports on: ``status`` pending/processing/completed/failed, ``progress`` 0-100,
 
 from __future__ import annotations
 
+from bot.capabilities import SORA_2, SORA_2_PRO, CapabilityProfile
 from bot.models import TaskStatus
 from bot.ports import ProviderFeatures, Submission
 from bot.providers._base import HTTPProvider, path_id
@@ -18,6 +19,16 @@ from bot.providers.sizes import ASPECT_RATIOS
 
 class UnifiedProvider(HTTPProvider):
     dialect = "unified"
+    # Document 002: ``duration`` 10 or 15 only, no HD field, no private field;
+    # ``remove_watermark`` (dearer) is the operator's choice.
+    profile = CapabilityProfile(
+        dialect="unified",
+        models=(SORA_2, SORA_2_PRO.model_copy(update={"seconds": (10, 15)})),
+        watermark=True,
+        image_transport="url",
+        callbacks=True,
+        https_callbacks_only=True,
+    )
     features = ProviderFeatures(
         image_transport="url",
         callbacks=True,

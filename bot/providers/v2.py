@@ -9,6 +9,7 @@ video at ``data.output``.
 
 from __future__ import annotations
 
+from bot.capabilities import SORA_2, SORA_2_PRO, CapabilityProfile
 from bot.models import TaskStatus
 from bot.ports import ProviderFeatures, Submission
 from bot.providers._base import HTTPProvider, path_id
@@ -18,6 +19,15 @@ from bot.providers.sizes import ASPECT_RATIOS
 
 class V2Provider(HTTPProvider):
     dialect = "v2"
+    profile = CapabilityProfile(
+        dialect="v2",
+        models=(SORA_2, SORA_2_PRO),
+        private=True,
+        watermark=True,
+        image_transport="url",
+        image_must_match_size=True,
+        callbacks=True,
+    )
     features = ProviderFeatures(
         image_transport="url",
         callbacks=True,

@@ -10,6 +10,7 @@ takes the id URL-encoded and answers ``status``, ``progress`` ("0" or an int; el
 
 from __future__ import annotations
 
+from bot.capabilities import SORA_2, SORA_2_PRO, CapabilityProfile
 from bot.models import TaskStatus
 from bot.ports import ProviderFeatures, Submission
 from bot.providers._base import HTTPProvider
@@ -20,6 +21,16 @@ STYLES = ("thanksgiving", "comic", "news", "selfie", "nostalgic", "anime")
 
 class VideoCreateProvider(HTTPProvider):
     dialect = "video-create"
+    # Document 004: HD as ``size: large``; styles; storyboard; private.
+    profile = CapabilityProfile(
+        dialect="video-create",
+        models=(SORA_2, SORA_2_PRO),
+        private=True,
+        watermark=True,
+        styles=STYLES,
+        storyboard=True,
+        image_transport="url",
+    )
     features = ProviderFeatures(
         image_transport="url",
         private=True,
