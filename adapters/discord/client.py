@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.buttons import DYNAMIC_ITEMS
-from adapters.discord.replies import report_error
+from adapters.discord.replies import NO_MENTIONS, report_error
 from adapters.discord.settings_command import SettingsGroup, info_command
 from adapters.discord.sora_command import sora_command
 from adapters.discord.thread import DiscordDirectory, Pacing
@@ -63,7 +63,7 @@ class SoraClient(discord.Client):
         intents.guilds = True
         super().__init__(
             intents=intents,
-            allowed_mentions=discord.AllowedMentions.none(),
+            allowed_mentions=NO_MENTIONS,
             max_messages=None,
             member_cache_flags=discord.MemberCacheFlags.none(),
             chunk_guilds_at_startup=False,

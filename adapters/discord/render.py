@@ -3,7 +3,7 @@
 The words come from ``bot.rendering`` (shared with Slack and the terminal); this
 module only adds Discord markup (an embed, ``<@id>`` mentions, ``**bold**``).
 Mentions here never ping anyone: every message is sent with
-``AllowedMentions.none()`` (see ``client.py``).
+``NO_MENTIONS`` (see ``replies.py``).
 """
 
 from __future__ import annotations

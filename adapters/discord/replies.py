@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 
+# Every message the bot creates or edits carries this, so a prompt or a provider's
+# reason that says @everyone, @here, <@&role> or <@user> pings nobody. The client
+# sets it as its default too; passing it at each call keeps that true for a
+# message even if the default changes.
+NO_MENTIONS = discord.AllowedMentions.none()
+
 
 def requester_of(interaction: discord.Interaction[Any]) -> Requester:
     user = interaction.user
@@ -46,9 +52,13 @@ async def reply(interaction: discord.Interaction[Any], text: str) -> None:
         log.info("interaction %s expired before its answer", interaction.id)
         return
     if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
+        await interaction.followup.send(
+            text, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
     else:
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(
+            text, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
 
 async def report_error(interaction: discord.Interaction[Any], error: Exception) -> None:

@@ -25,12 +25,11 @@ from adapters.discord.render import (
     too_large_text,
     video_text,
 )
+from adapters.discord.replies import NO_MENTIONS
 from bot.models import ChatRef, Failure, Platform, Task, VideoResult
 from bot.throttle import EditCoalescer, TokenBucket
 
 log = logging.getLogger(__name__)
-
-NO_MENTIONS = discord.AllowedMentions.none()
 
 # Status messages whose last rendering is remembered (a few hundred bytes each).
 _SHOWN_MEMORY = 10_000

@@ -36,7 +36,13 @@ _FINISHED = frozenset(
 
 
 def escape(text: str) -> str:
-    """Slack mrkdwn escaping: only these three characters are control characters."""
+    """Slack's escaping of text it parses: only these three are control characters.
+
+    The one helper for every field Slack parses (message ``text``, blocks, file
+    titles, ephemeral and ``response_url`` replies): unescaped, a member's
+    ``<!channel>`` or ``<@U123>`` becomes a real mention and pings people. Bare
+    ``@channel`` stays text because the bot never sets ``link_names``.
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -59,8 +65,9 @@ def _button(
 
 
 def status_text(task: Task) -> str:
-    """The plain text sent with the blocks: notifications show only this."""
-    return f"{state_label(task)}: {task.request.prompt[:150]}"
+    """The text sent with the blocks: notifications show only this, so it is
+    escaped like the blocks (cut first, so no entity is cut in half)."""
+    return f"{state_label(task)}: {escape(task.request.prompt[:150])}"
 
 
 def status_blocks(task: Task) -> list[Block]:

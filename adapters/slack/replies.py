@@ -2,7 +2,8 @@
 
 A ``BotError`` carries a sentence meant for the user; anything else is a bug or an
 outage: it is logged with its traceback and the user gets an apology, and the bot
-keeps serving everyone else.
+keeps serving everyone else. The core's sentences are plain text that may quote
+the user (a file name, a model name), so they are escaped before Slack parses them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.blocks import escape
 from bot.errors import BotError
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 
+# Takes Slack mrkdwn: plain text from the core or the user goes through ``escape``
+# first, so the adapter's own ``<#C123>`` links stay links.
 Tell = Callable[[str], Awaitable[None]]
 
 
@@ -52,7 +56,7 @@ async def reporting(tell: Tell) -> AsyncIterator[None]:
     try:
         yield
     except BotError as error:
-        await _quietly(tell, error.user_message)
+        await _quietly(tell, escape(error.user_message))
     except Exception:
         log.exception("handling a Slack request failed")
         await _quietly(tell, APOLOGY)

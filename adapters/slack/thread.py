@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import (
+    escape,
     failure_blocks,
     status_blocks,
     status_text,
@@ -78,7 +79,7 @@ class SlackThread:
         await self._directory.uploader.upload(
             Path(video.path),
             filename=f"sora-{task.id}.mp4",
-            title=task.request.prompt[:100],
+            title=escape(task.request.prompt[:100]),
             channel=task.chat.channel_id,
             thread_ts=task.chat.thread_id,
             comment=video_comment(task),

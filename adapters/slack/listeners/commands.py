@@ -15,6 +15,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.blocks import escape
 from adapters.slack.convert import slack_chat
 from adapters.slack.deps import SlackDeps
 from adapters.slack.parsing import (
@@ -51,7 +52,8 @@ async def _ack_parsed(
     try:
         parsed = parse(command.get("text", ""))
     except CommandSyntaxError as error:
-        await ack(text=error.user_message)
+        # The message quotes what was typed (``/sora-admin private on <!here>``).
+        await ack(text=escape(error.user_message))
         return None
     await ack()
     return parsed

@@ -7,12 +7,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.say.async_say import AsyncSay
 
+from adapters.slack.blocks import escape
 from adapters.slack.deps import SlackDeps
 from adapters.slack.parsing import USAGE
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def mentioned(event: dict[str, Any], say: AsyncSay) -> None:
-        await say(text=USAGE, thread_ts=event.get("thread_ts") or event.get("ts"))
+        # USAGE writes ``<prompt>``, which Slack would otherwise read as a link.
+        text = escape(USAGE)
+        await say(text=text, thread_ts=event.get("thread_ts") or event.get("ts"))
 
     app.event("app_mention")(mentioned)

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import GENERATE_VIEW, REMIX_VIEW
+from adapters.slack.blocks import GENERATE_VIEW, REMIX_VIEW, escape
 from adapters.slack.convert import (
     check_image_file,
     read_generation_view,
@@ -55,7 +55,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             try:
                 check_image_file(form.file)
             except UserInputError as error:
-                errors = {"image": error.user_message}
+                # The message quotes the file's name, which anyone can choose.
+                errors = {"image": escape(error.user_message)}
                 await ack(response_action="errors", errors=errors)
                 return
         await ack()
