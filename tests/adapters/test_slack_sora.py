@@ -126,7 +126,7 @@ async def test_unknown_flag_answers_with_the_syntax_and_starts_nothing(bot: Bot)
     ack = await bot.delivery.command(slash_command(bot.fake, "a corgi --fast"))
 
     assert "`--fast`" in ack.body["text"]
-    assert "/sora <prompt>" in ack.body["text"]
+    assert "/sora &lt;prompt&gt;" in ack.body["text"]
     await asyncio.sleep(0.3)
     assert bot.fake.calls_of("chat.postMessage") == []
     assert bot.simulator.requests == []
@@ -245,7 +245,7 @@ async def test_mention_gets_the_syntax_once_even_when_redelivered(bot: Bot):
     [reply] = await bot.fake.wait_for("chat.postMessage")
     await asyncio.sleep(0.2)
     assert len(bot.fake.calls_of("chat.postMessage")) == 1
-    assert "/sora <prompt>" in reply.args["text"]
+    assert "/sora &lt;prompt&gt;" in reply.args["text"]
     assert reply.args["thread_ts"] == event["event"]["ts"]
 
 

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
+from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
@@ -152,7 +153,8 @@ class FakeSlack:
         """Host ``data`` behind Bearer auth; return Slack's file object for it."""
         file_id = self.new_id("F")
         self._files[file_id] = (name, data, mimetype)
-        url = f"{self.base_url}/files-pri/{self.team_id}-{file_id}/{name}"
+        # Quoted as Slack does, so a name with "#" or spaces is still one path.
+        url = f"{self.base_url}/files-pri/{self.team_id}-{file_id}/{quote(name)}"
         return {
             "id": file_id,
             "name": name,
