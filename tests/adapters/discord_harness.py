@@ -109,6 +109,11 @@ def reply_text(inter: FakeInteraction) -> str:
     return "\n".join(t for t in texts if t)
 
 
+def button(message: FakeMessage, kind: str) -> str:
+    """The custom id of the message's ``kind`` button (retry, remix, cancel)."""
+    return next(c for c in custom_ids(message) if c.startswith(f"sora:{kind}:"))
+
+
 async def wait_for_thread_post(
     fake: FakeDiscord, thread_id: str, count: int = 1, within: float = 15.0
 ) -> list[FakeMessage]:

@@ -6,7 +6,7 @@ import pytest
 
 from tests.adapters.discord_harness import (
     bot_settings,
-    custom_ids,
+    button,
     eventually,
     progress_of,
     reply_text,
@@ -20,10 +20,6 @@ from tests.fakes.discord import MODERATOR_PERMISSIONS, FakeDiscord, FakeMessage
 pytest_plugins = ["tests.adapters.discord_fixtures"]
 
 pytestmark = pytest.mark.e2e
-
-
-def button(message: FakeMessage, kind: str) -> str:
-    return next(c for c in custom_ids(message) if c.startswith(f"sora:{kind}:"))
 
 
 async def finished_job(

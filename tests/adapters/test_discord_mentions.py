@@ -17,7 +17,7 @@ import pytest
 from bot.simulator._tasks import REASONS, Refusal
 from tests.adapters.discord_harness import (
     bot_settings,
-    custom_ids,
+    button,
     eventually,
     progress_of,
     reply_text,
@@ -27,7 +27,7 @@ from tests.adapters.discord_harness import (
     wait_for_status,
     wait_for_thread_post,
 )
-from tests.fakes.discord import FakeDiscord, FakeMessage
+from tests.fakes.discord import FakeDiscord
 
 pytest_plugins = ["tests.adapters.discord_fixtures"]
 
@@ -90,10 +90,6 @@ POSTED = "POST /channels/{channel_id}/messages"
 EDITED = "PATCH /channels/{channel_id}/messages/{message_id}"
 FOLLOWUP = "POST /webhooks/{app_id}/{token}"
 LIMIT_TWO = {"name": "limit", "type": 4, "value": 2}
-
-
-def button(message: FakeMessage, kind: str) -> str:
-    return next(c for c in custom_ids(message) if c.startswith(f"sora:{kind}:"))
 
 
 async def test_status_edits_video_and_started_reply_allow_no_mentions(

@@ -9,7 +9,6 @@ walk every Web API call, ``response_url`` post and acknowledgement it made.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -18,13 +17,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from PIL import Image
 
 from adapters.slack.blocks import CANCEL_ACTION, REMIX_ACTION, RETRY_ACTION
 from bot.runtime import Runtime
 from bot.simulator import Simulator
 from bot.simulator._tasks import REASONS, Refusal
 from tests.adapters.slack_fixtures import *  # noqa: F403 - the shared fixtures
+from tests.fakes.provider import image_bytes
 from tests.fakes.slack import FakeSlack, Message
 from tests.fakes.slack_bot import (
     bot_env,
@@ -104,12 +103,6 @@ async def bot(tmp_path, fake, simulator) -> AsyncIterator[Bot]:
     env = bot_env(tmp_path, fake, simulator)
     async with running_bot(bot_settings(env)) as runtime, aiohttp.ClientSession() as s:
         yield Bot(runtime, HttpDelivery(events_url(runtime), s), fake, simulator)
-
-
-def png(width: int = 64, height: int = 48) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (40, 80, 200)).save(out, "PNG")
-    return out.getvalue()
 
 
 def strings(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
@@ -298,7 +291,7 @@ async def test_remix_with_a_hostile_prompt_is_escaped_everywhere(bot: Bot):
 
 
 async def test_animate_with_sora_escapes_the_message_text_and_image_name(bot: Bot):
-    image = bot.fake.add_file(HOSTILE_NAME, png())
+    image = bot.fake.add_file(HOSTILE_NAME, image_bytes(64, 48))
     message = {"type": "message", "ts": "1.000001", "text": PROMPT, "files": [image]}
 
     await bot.interactive(message_shortcut(bot.fake, message))
