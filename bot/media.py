@@ -80,6 +80,16 @@ class MediaHost:
         """Where published links point, or ``None`` when the bot cannot host media."""
         return self._public_url
 
+    def serve_locally(self, local_url: str) -> None:
+        """Point links at the bot's own bound address when there is no ``PUBLIC_URL``.
+
+        Only for a provider on this machine (the built-in simulator on loopback): it
+        reaches the bot's HTTP server directly, so reference images need no public
+        address. A configured ``public_url`` always wins.
+        """
+        if self._public_url is None:
+            self._public_url = local_url.rstrip("/")
+
     def add_routes(self, app: web.Application) -> None:
         """Serve ``GET`` (and ``HEAD``) ``/media/{token}`` from ``app``."""
         app.router.add_get(MEDIA_PATH, self._serve)

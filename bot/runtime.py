@@ -202,6 +202,10 @@ class Runtime:
         """Serve HTTP, then resume every unfinished task."""
         await self._server.start()
         self._stack.push_async_callback(self._server.stop)
+        if self.simulator is not None:
+            # The simulator fetches reference images from this very server, so the
+            # URL dialects work with no PUBLIC_URL at all.
+            self.media.serve_locally(self._server.url)
         await self.tracker.start()
 
     def stop(self) -> None:

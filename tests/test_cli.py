@@ -178,6 +178,32 @@ async def test_generate_works_with_every_dialect_with_and_without_an_image(
     assert len(_received_images(request)) == (1 if with_image else 0)
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_generate_with_an_image_needs_no_configuration_on_any_dialect(
+    dialect, env, tmp_path
+):
+    # The built-in simulator fetches the image from the bot's own loopback server,
+    # so a fresh clone needs neither a key nor PUBLIC_URL, whatever the dialect.
+    Image.new("RGB", (640, 480), (200, 120, 40)).save(tmp_path / "x.png")
+
+    result = await sorabot(
+        "generate",
+        PROMPT,
+        "--image",
+        "x.png",
+        "--out",
+        "y.mp4",
+        env={**env, "SORA_API_DIALECT": dialect},
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "y.mp4").read_bytes()[4:8] == b"ftyp"
+    [task] = await stored_tasks(tmp_path)
+    assert task.failure is None
+    assert task.request.image is not None
+
+
 async def test_generated_task_is_delivered_and_listed_by_tasks(env, tmp_path):
     await sorabot("generate", PROMPT, "--out", "corgi.mp4", env=env, cwd=tmp_path)
 
