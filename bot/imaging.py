@@ -116,6 +116,24 @@ def fit_image(data: bytes, size: tuple[int, int]) -> tuple[bytes, str]:
     return out.getvalue(), "image/jpeg"
 
 
+def ensure_decodable(data: bytes) -> None:
+    """Decode every pixel once, refusing a damaged, cut-off or oversized image.
+
+    The header alone looks fine for a PNG cut short in its pixel data, so the
+    service calls this before it posts a status message or sends anything: the
+    member hears about it privately, not after the job was announced. CPU-heavy:
+    call it in a thread.
+
+    Raises:
+        UserInputError: not a readable JPEG, PNG or WebP, or too many pixels.
+    """
+    image = _open(data)
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise UserInputError(_DAMAGED) from None
+
+
 def _renamed(filename: str, content_type: str) -> str:
     stem = PurePath(filename).stem or "image"
     return f"{stem}.png" if content_type == "image/png" else f"{stem}.jpg"

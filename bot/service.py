@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from bot.config import Settings
 from bot.errors import PermissionDenied, UserInputError
-from bot.imaging import check_image_reachable
+from bot.imaging import check_image_reachable, ensure_decodable
 from bot.media import MediaHost
 from bot.models import (
     ChatRef,
@@ -171,6 +171,11 @@ class VideoService:
         self, request: GenerationRequest, parent: Task | None = None
     ) -> Task:
         validate_request(request, self._settings.sora_models, self._provider.features)
+        if request.image is not None:
+            # Before anything is stored, posted or sent: a cut-off file or a 72
+            # megapixel one must be refused privately, not fail after the public
+            # status message.
+            await asyncio.to_thread(ensure_decodable, request.image.data)
         if not request.private and await self.private_mode(request.chat):
             request = request.model_copy(update={"private": True})
         check_image_reachable(

@@ -248,6 +248,45 @@ async def test_invalid_input_exits_with_one_line_and_sends_nothing(
     assert not (tmp_path / "out.mp4").exists()
 
 
+def _cut_off_png(path: Path) -> None:
+    Image.effect_noise((640, 480), 60).convert("RGB").save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _huge_png(path: Path) -> None:
+    Image.new("RGB", (9000, 8000), (10, 20, 30)).save(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [(_cut_off_png, "damaged or cut short"), (_huge_png, "too many pixels")],
+    ids=["cut-off-png", "9000x8000"],
+)
+async def test_image_that_does_not_decode_exits_2_before_anything_is_posted_or_sent(
+    make, reason, sim_env, simulator, tmp_path
+):
+    make(tmp_path / "bad.png")
+
+    result = await sorabot(
+        "generate",
+        PROMPT,
+        "--image",
+        "bad.png",
+        "--out",
+        "o.mp4",
+        env=sim_env,
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert reason in result.stderr
+    assert "Generating" not in result.stderr
+    assert simulator.requests == []
+    assert not (tmp_path / "sorabot.db").exists() or await stored_tasks(tmp_path) == []
+
+
 async def test_moderation_failure_exits_non_zero_with_a_plain_reason(
     sim_env, simulator, tmp_path
 ):

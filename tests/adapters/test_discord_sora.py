@@ -158,6 +158,30 @@ async def test_bad_attachment_gets_a_private_error_and_nothing_is_sent(
     assert not [c for c in fake.calls if c.path.startswith("/cdn/")]
 
 
+def _cut_off_png() -> bytes:
+    out = io.BytesIO()
+    Image.effect_noise((320, 240), 60).convert("RGB").save(out, "PNG")
+    return out.getvalue()[: len(out.getvalue()) // 2]
+
+
+async def test_cut_off_image_gets_a_private_error_before_any_status_or_create(
+    fake: FakeDiscord, env, simulator
+):
+    # Its header is intact, so only decoding every pixel finds the damage.
+    attachment = fake.add_cdn_attachment("cut.png", _cut_off_png(), "image/png")
+
+    async with running_bot(bot_settings(env), fake):
+        inter = await fake.send_slash(
+            "sora", {"prompt": "animate this", "image": attachment}
+        )
+        await fake.wait_until(lambda: "damaged or cut short" in reply_text(inter))
+
+    assert inter.ephemeral
+    assert simulator.requests == []
+    assert status_messages(fake) == []
+    assert fake.messages(fake.channel_id) == []
+
+
 async def test_prompt_the_core_refuses_gets_a_private_error(
     fake: FakeDiscord, env, simulator
 ):
