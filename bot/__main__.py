@@ -69,6 +69,17 @@ async def _run(settings: Settings, signals: Signals) -> int:
     return EXIT_OK
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sorabot",
@@ -111,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Finish the generate tasks in flight when sorabot last stopped.",
     )
     tasks = commands.add_parser("tasks", help="list recent tasks")
-    tasks.add_argument("--limit", type=int, default=20, metavar="N")
+    tasks.add_argument(
+        "--limit", type=positive_int, default=20, metavar="N", help="at most N tasks"
+    )
     return parser
 
 

@@ -23,8 +23,10 @@ from bot.models import (
     Orientation,
     Platform,
     Requester,
+    Task,
     TaskState,
 )
+from bot.rendering import outcome_label
 from bot.runtime import Runtime
 from bot.signals import Interrupted, Signals
 from bot.store import SqliteTaskStore
@@ -163,15 +165,39 @@ async def list_tasks(settings: Settings, limit: int) -> int:
         return EXIT_OK
     async with SqliteTaskStore.open(path) as store:
         tasks = await store.recent(limit)
-    rows = [("ID", "STATE", "PROGRESS", "CREATED", "PROMPT")]
+    rows = [("ID", "OUTCOME", "PROGRESS", "MODEL", "PROVIDER", "CREATED", "PROMPT")]
     for task in tasks:
         prompt = " ".join(task.request.prompt.split())
         if len(prompt) > 48:
             prompt = prompt[:47] + "…"
         created = task.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
-        rows.append((task.id, task.state, f"{task.progress.percent}%", created, prompt))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        rows.append(
+            (
+                task.id,
+                outcome_label(task),
+                _progress(task),
+                task.request.model,
+                _provider(task),
+                created,
+                prompt,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        sys.stdout.write("  ".join([*cells, row[4]]) + "\n")
+        sys.stdout.write("  ".join([*cells, row[-1]]) + "\n")
     return EXIT_OK
+
+
+def _progress(task: Task) -> str:
+    """The percent while it runs or once done; a failure's last percent misleads."""
+    if task.failure is not None or task.state is TaskState.CANCELLED:
+        return "-"
+    if task.state in (TaskState.SUCCEEDED, TaskState.DELIVERED):
+        return "100%"
+    return f"{task.progress.percent}%"
+
+
+def _provider(task: Task) -> str:
+    """Which provider made (or was asked for) the video: today its dialect."""
+    return task.dialect or "-"

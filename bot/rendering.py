@@ -106,6 +106,22 @@ def state_label(task: Task) -> str:
     return _STATE_LABELS[task.state]
 
 
+def outcome_label(task: Task) -> str:
+    """How a task ended, for listings: ``done``, ``failed (moderation_prompt)``,
+    ``cancelled``; while it runs, where it is (``queued``, ``running``).
+
+    Unlike ``state_label`` it names the failure's kind, so a list of past tasks
+    tells a failed video from a delivered one at a glance.
+    """
+    if task.failure is not None:
+        return f"failed ({task.failure.kind.value})"
+    if task.state is TaskState.DELIVERED:
+        return "done"
+    if task.state is TaskState.SUCCEEDED:
+        return "done, not yet posted"
+    return _STATE_LABELS[task.state].lower()
+
+
 def status_line(task: Task, now: datetime | None = None) -> str:
     """``Generating █████░░░░░ 50% · 1 min 05 s``: headline, bar while running, time."""
     elapsed = ((now or utcnow()) - task.created_at).total_seconds()

@@ -215,9 +215,43 @@ async def test_generated_task_is_delivered_and_listed_by_tasks(env, tmp_path):
     assert task.chat.channel_id == str((tmp_path / "corgi.mp4").resolve())
     assert listing.returncode == 0
     [row] = [line for line in listing.stdout.splitlines() if task.id in line]
-    assert "delivered" in row
-    assert "100%" in row
+    assert row.split()[1:5] == ["done", "100%", "sora-2", "openai"]
     assert PROMPT in row
+
+
+async def test_tasks_lists_a_failed_video_as_failed_with_its_kind_not_delivered(
+    sim_env, simulator, tmp_path
+):
+    env = {**sim_env, "SORA_API_DIALECT": "v2"}
+    await sorabot(
+        "generate", f"{PROMPT} #moderation", "--out", "x.mp4", env=env, cwd=tmp_path
+    )
+
+    listing = await sorabot("tasks", env=env, cwd=tmp_path)
+
+    [task] = await stored_tasks(tmp_path)
+    assert task.failure is not None
+    [row] = [line for line in listing.stdout.splitlines() if task.id in line]
+    assert row.split()[1:5] == [
+        "failed",
+        f"({task.failure.kind.value})",
+        "-",
+        "sora-2",
+    ]
+    assert row.split()[5] == "v2"
+    assert "delivered" not in row
+    assert "%" not in row
+
+
+@pytest.mark.parametrize("limit", ["-1", "0", "many"])
+async def test_tasks_refuses_a_limit_that_is_not_a_positive_whole_number(
+    limit, env, tmp_path
+):
+    result = await sorabot("tasks", "--limit", limit, env=env, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "--limit" in result.stderr
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize(

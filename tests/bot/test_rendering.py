@@ -11,6 +11,7 @@ from bot.rendering import (
     PRIVATE_MODE_NOTE,
     failure_text,
     format_elapsed,
+    outcome_label,
     progress_bar,
     settings_summary,
     state_label,
@@ -115,3 +116,30 @@ def test_failure_text_uses_the_safe_message_for_other_kinds() -> None:
 
     assert failure_text(failure) == "Out of GPUs."
     assert "could not be posted" in failure_text(blank)
+
+
+@pytest.mark.parametrize(
+    ("state", "failure", "label"),
+    [
+        (TaskState.DELIVERED, None, "done"),
+        (
+            TaskState.DELIVERED,
+            Failure(kind=FailureKind.MODERATION_OUTPUT, message="blocked"),
+            "failed (moderation_output)",
+        ),
+        (
+            TaskState.FAILED,
+            Failure(kind=FailureKind.TIMEOUT, message="too slow"),
+            "failed (timeout)",
+        ),
+        (TaskState.CANCELLED, None, "cancelled"),
+        (TaskState.RUNNING, None, "generating"),
+        (TaskState.SUBMITTED, None, "queued"),
+    ],
+)
+def test_outcome_label_tells_a_failure_and_its_kind_from_a_delivered_video(
+    state, failure, label
+) -> None:
+    task = make_task(state=state, failure=failure, progress=Progress(percent=85))
+
+    assert outcome_label(task) == label
