@@ -29,10 +29,11 @@ from bot.commands import (
 )
 from bot.config import Settings
 from bot.errors import BotError, ConfigError, UserInputError
-from bot.models import Orientation
+from bot.models import Orientation, Platform
 from bot.runtime import Runtime, settle_heap
 from bot.signals import Interrupted, Signals
 from bot.terminal import TerminalDirectory
+from bot.wording import for_surface
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(reason: str) -> None:
-    sys.stderr.write(f"sorabot: {reason}\n")
+    # The core words its errors for chat; the terminal user passes --image and
+    # runs the bot themself.
+    sys.stderr.write(f"sorabot: {for_surface(reason, Platform.CLI)}\n")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ with credentials, or raw provider JSON.
 
 from __future__ import annotations
 
+from bot.wording import Advice
+
 
 class BotError(Exception):
     """Base of every deliberate error; ``user_message`` is safe to show."""
@@ -78,16 +80,13 @@ class ProviderError(BotError):
 class ProviderAuthError(ProviderError):
     @property
     def user_message(self) -> str:
-        return (
-            "The bot's video service key was refused. "
-            "An operator has been told; please try again later."
-        )
+        return f"The bot's video service key was refused. {Advice.OPERATOR_TOLD}"
 
 
 class ProviderQuotaError(ProviderError):
     @property
     def user_message(self) -> str:
-        return "The bot's video service is out of credit. Please tell an operator."
+        return f"The bot's video service is out of credit. {Advice.TELL_OPERATOR}"
 
 
 class ProviderRejected(ProviderError):

@@ -21,6 +21,7 @@ from bot.media import MediaHost
 from bot.models import GenerationRequest, ImageInput
 from bot.ports import PreparedImage, VideoProvider
 from bot.validation import validate_image
+from bot.wording import Advice
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,8 @@ _FORMATS = ("JPEG", "PNG", "WEBP")
 _EXIF_ORIENTATION = 0x0112
 _AXES_SWAPPED = frozenset({5, 6, 7, 8})
 _DAMAGED = (
-    "The image could not be read; it may be damaged or cut short. "
-    "Attach it again or try another picture."
+    f"The image could not be read; it may be damaged or cut short. "
+    f"{Advice.ATTACH_ANOTHER}"
 )
 
 
@@ -57,8 +58,8 @@ def _open(data: bytes) -> Image.Image:
 def _too_many_pixels(width: int = 0, height: int = 0) -> str:
     size = f" ({width}x{height})" if width else ""
     return (
-        f"The image has too many pixels{size}. Attach a picture of at most "
-        f"{MAX_PIXELS // 1_000_000} megapixels."
+        f"The image has too many pixels{size}; the limit is "
+        f"{MAX_PIXELS // 1_000_000} megapixels. {Advice.ATTACH_SMALLER}"
     )
 
 
@@ -214,16 +215,15 @@ def check_image_reachable(
     )
     if image.source_url and size is not None:
         why = f"it must first be resized to {size[0]}x{size[1]}"
-        fix = f"Attach an image of exactly {size[0]}x{size[1]} pixels, try again"
+        works = f" An image of exactly {size[0]}x{size[1]} pixels would work."
     else:
         why = (
             "it is not at a public link"
             if not image.source_url
             else "it must be resized"
         )
-        fix = "Try again"
+        works = ""
     raise UserInputError(
         f"I can't pass this image to the video service: {why}, and this bot has no "
-        f"public address to share it from. {fix} without the image, or ask an "
-        "operator to set up PUBLIC_URL."
+        f"public address to share it from.{works} {Advice.NO_PUBLIC_URL}"
     )

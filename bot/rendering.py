@@ -16,6 +16,7 @@ from bot.models import (
     TaskState,
     utcnow,
 )
+from bot.wording import Advice
 
 PRIVATE_MODE_NOTE = (
     "Private mode is on: this video is not published and cannot be remixed."
@@ -59,7 +60,7 @@ _FAILURE_TEXT: dict[FailureKind, str] = {
 _FAILURE_FALLBACK: dict[FailureKind, str] = {
     FailureKind.INVALID_INPUT: "The video service could not accept this request.",
     FailureKind.PROVIDER_CONFIG: (
-        "The bot's video service is not set up correctly. An operator has been told."
+        f"The bot's video service is not set up correctly. {Advice.OPERATOR_TOLD_SETUP}"
     ),
     FailureKind.PROVIDER_ERROR: "The video service could not make this video.",
     FailureKind.DELIVERY: "The video was made but could not be posted here.",

@@ -23,6 +23,7 @@ from bot.models import (
     VideoResult,
 )
 from bot.rendering import failure_text, progress_bar, settings_summary, state_label
+from bot.wording import for_surface
 
 BAR_WIDTH = 30
 
@@ -128,7 +129,8 @@ class TerminalThread:
         self._directory.finish(task.id, None)
 
     async def post_error(self, task: Task, failure: Failure) -> None:
-        self._directory.say(f"Failed: {failure_text(failure)}")
+        reason = for_surface(failure_text(failure), Platform.CLI)
+        self._directory.say(f"Failed: {reason}")
         self._directory.finish(task.id, failure)
 
 

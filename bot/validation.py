@@ -13,6 +13,7 @@ from bot.config import ModelSpec
 from bot.errors import UserInputError
 from bot.models import GenerationRequest, ImageInput
 from bot.ports import ProviderFeatures
+from bot.wording import Advice
 
 MAX_PROMPT_CHARS = 1000
 # The provider documents cap reference images at 10 MB.
@@ -38,18 +39,18 @@ def sniff_image_type(data: bytes) -> str | None:
 def validate_image(image: ImageInput) -> str:
     """Check a reference image; return its sniffed MIME type."""
     if image.size == 0:
-        raise UserInputError(f"`{image.filename}` is empty. Attach a picture.")
+        raise UserInputError(f"`{image.filename}` is empty. {Advice.ATTACH_PICTURE}")
     if image.size > MAX_IMAGE_BYTES:
         megabytes = image.size / (1024 * 1024)
         raise UserInputError(
             f"The image `{image.filename}` is {megabytes:.1f} MB; "
-            "reference images can be at most 10 MB. Attach a smaller one."
+            f"reference images can be at most 10 MB. {Advice.ATTACH_SMALLER}"
         )
     mime = sniff_image_type(image.data)
     if mime is None:
         raise UserInputError(
             f"`{image.filename}` is not a JPEG, PNG or WebP image. "
-            "Attach a .jpg, .png or .webp picture."
+            f"{Advice.ATTACH_FORMAT}"
         )
     return mime
 

@@ -316,6 +316,8 @@ async def test_image_that_does_not_decode_exits_2_before_anything_is_posted_or_s
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert reason in result.stderr
+    assert "with --image" in result.stderr
+    assert "Attach" not in result.stderr
     assert "Generating" not in result.stderr
     assert simulator.requests == []
     assert not (tmp_path / "sorabot.db").exists() or await stored_tasks(tmp_path) == []
@@ -338,6 +340,20 @@ async def test_moderation_failure_exits_non_zero_with_a_plain_reason(
     assert "{" not in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.mp4").exists()
+
+
+async def test_a_refused_key_tells_the_terminal_user_to_check_sora_api_key(
+    sim_env, simulator, tmp_path
+):
+    env = {**sim_env, "SORA_API_KEY": "sk-not-the-right-one-0123456789"}
+
+    result = await sorabot("generate", PROMPT, "--out", "x.mp4", env=env, cwd=tmp_path)
+
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Failed: The bot's video service key was refused.")
+    assert "Check SORA_API_KEY" in last
+    assert "operator" not in last
 
 
 async def _read_until(

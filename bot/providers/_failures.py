@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from bot.models import Failure, FailureKind
+from bot.wording import Advice
 
 _INVALID_INPUT = (
     "must match the requested width",
@@ -62,7 +63,7 @@ _MESSAGES: dict[FailureKind, str] = {
         "Try a different prompt or picture."
     ),
     FailureKind.PROVIDER_CONFIG: (
-        "The bot's video service is out of credit. Please tell an operator."
+        f"The bot's video service is out of credit. {Advice.TELL_OPERATOR}"
     ),
     FailureKind.TIMEOUT: "The video service took too long and gave up. Try again.",
 }
