@@ -14,6 +14,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.discord.animate_menu import animate_menu
 from adapters.discord.buttons import DYNAMIC_ITEMS
 from adapters.discord.replies import NO_MENTIONS, report_error
 from adapters.discord.settings_command import SettingsGroup, info_command
@@ -80,6 +81,7 @@ class SoraClient(discord.Client):
         self.tree.add_command(sora_command(self.service, self.settings, self.features))
         self.tree.add_command(SettingsGroup(self.service))
         self.tree.add_command(info_command(self.service))
+        self.tree.add_command(animate_menu(self.service, self.settings))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         # A bulk overwrite: idempotent, so syncing at every start is safe and new
         # choices (a changed model table) reach Discord without a manual step.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -17,7 +18,7 @@ from adapters.discord import convert
 from adapters.discord.replies import reply, reporting, requester_of, started_text
 from bot.config import Settings
 from bot.errors import UserInputError
-from bot.models import Orientation
+from bot.models import GenerationRequest, ImageInput, Orientation
 from bot.ports import ProviderFeatures
 from bot.service import VideoService
 from bot.validation import MAX_PROMPT_CHARS
@@ -45,20 +46,52 @@ def _in_thread(interaction: discord.Interaction[Any]) -> bool:
     return channel is not None and channel.type in _THREAD_TYPES
 
 
-async def _download(image: discord.Attachment) -> bytes:
+async def download(
+    interaction: discord.Interaction[Any], url: str, filename: str
+) -> bytes:
+    """An image's bytes from Discord's CDN (or an embed's host), with the bot's
+    HTTP session; a refusal becomes a message for the member."""
     try:
-        return await image.read()
-    except discord.HTTPException as error:
+        data: bytes = await interaction.client.http.get_from_cdn(url)
+    except (discord.HTTPException, aiohttp.ClientError) as error:
         raise UserInputError(
-            f"I could not download `{image.filename}` from Discord. Attach it again."
+            f"I could not download `{filename}` from Discord. Attach it again."
         ) from error
+    return data
+
+
+def request_for(
+    interaction: discord.Interaction[Any],
+    settings: Settings,
+    prompt: str,
+    image: ImageInput | None,
+    **choices: Any,
+) -> GenerationRequest:
+    """The member's request from this interaction; choices left out take the
+    defaults (the model's shortest length)."""
+    model = choices.get("model")
+    spec = settings.model_spec(model or settings.sora_model)
+    shortest = min(s for m in settings.sora_models for s in m.seconds)
+    return convert.generation_request(
+        prompt=prompt,
+        requester=requester_of(interaction),
+        chat=convert.chat_ref(
+            interaction.guild_id or 0,
+            interaction.channel_id or 0,
+            in_thread=_in_thread(interaction),
+            upload_limit=interaction.filesize_limit,
+        ),
+        default_model=settings.sora_model,
+        default_seconds=spec.seconds[0] if spec else shortest,
+        image=image,
+        **choices,
+    )
 
 
 def sora_command(
     service: VideoService, settings: Settings, features: ProviderFeatures
 ) -> app_commands.Command[Any, ..., None]:
     """Build ``/sora`` with choices from this bot's models and provider."""
-    default_model = settings.sora_model
     seconds = sorted({s for m in settings.sora_models for s in m.seconds})
 
     async def sora(
@@ -78,23 +111,15 @@ def sora_command(
                 convert.check_attachment(image.filename, image.content_type, image.size)
                 reference = convert.image_input(
                     image.filename,
-                    await _download(image),
+                    await download(interaction, image.url, image.filename),
                     image.content_type,
                     image.url,
                 )
-            spec = settings.model_spec(model or default_model)
-            request = convert.generation_request(
-                prompt=prompt,
-                requester=requester_of(interaction),
-                chat=convert.chat_ref(
-                    interaction.guild_id or 0,
-                    interaction.channel_id or 0,
-                    in_thread=_in_thread(interaction),
-                    upload_limit=interaction.filesize_limit,
-                ),
-                default_model=default_model,
-                default_seconds=spec.seconds[0] if spec else seconds[0],
-                image=reference,
+            request = request_for(
+                interaction,
+                settings,
+                prompt,
+                reference,
                 model=model,
                 orientation=orientation,
                 seconds=duration,

@@ -6,7 +6,8 @@ Point discord.py at it with ``discord.http.Route.BASE = fake.api_url`` and
 ``DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)`` (the bot does
 this from ``DISCORD_API_URL`` / ``DISCORD_GATEWAY_URL``).
 
-Tests drive users (``send_slash``, ``click``, ``submit_modal``) and assert on
+Tests drive users (``send_slash``, ``send_message_command`` on a message from
+``post_as_user``, ``click``, ``submit_modal``) and assert on
 ``calls``, ``messages(channel_id)``, ``threads`` and the returned interactions.
 
 Rules enforced, as on Discord: the 3 s ack (``ack_deadline``; late -> 404 10062,
@@ -218,6 +219,56 @@ class FakeDiscord(DiscordState):
             user=user,
             member_permissions=member_permissions,
             channel_id=channel_id,
+            attachment_size_limit=attachment_size_limit,
+        )
+
+    def post_as_user(
+        self,
+        content: str = "",
+        *,
+        attachments: list[dict[str, Any]] | None = None,
+        embeds: list[dict[str, Any]] | None = None,
+        user: UserArg = "alice",
+        channel_id: str | None = None,
+    ) -> FakeMessage:
+        """A member's message in a channel (``attachments`` from
+        ``add_cdn_attachment``), for message commands to point at."""
+        message = FakeMessage(
+            self.ids.next(), str(channel_id or self.channel_id), self.user(user)
+        )
+        message.content = content
+        message.attachments = list(attachments or [])
+        message.embeds = list(embeds or [])
+        message.payload = message.to_payload(self.guild_id)
+        self.add_message(message)
+        return message
+
+    async def send_message_command(
+        self,
+        name: str,
+        message: FakeMessage,
+        *,
+        user: UserArg = "alice",
+        member_permissions: int | None = None,
+        attachment_size_limit: int | None = None,
+    ) -> FakeInteraction:
+        """A user picks the message command ``name`` (Apps menu) on ``message``:
+        an APPLICATION_COMMAND of type 3 (MESSAGE) whose target is resolved in
+        ``data.resolved.messages``, as Discord sends it."""
+        command = self.command(name)
+        data: dict[str, Any] = {
+            "id": command["id"] if command else self.ids.next(),
+            "name": name,
+            "type": 3,
+            "target_id": message.id,
+            "resolved": {"messages": {message.id: self.message_payload(message)}},
+        }
+        return await self._dispatch(
+            2,
+            data,
+            user=user,
+            member_permissions=member_permissions,
+            channel_id=message.channel_id,
             attachment_size_limit=attachment_size_limit,
         )
 

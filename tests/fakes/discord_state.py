@@ -345,6 +345,8 @@ class DiscordState:
             )
             full = {
                 "type": 1,
+                # Discord answers "" for message and user commands, which have none.
+                "description": "",
                 "options": [],
                 "default_member_permissions": None,
                 "nsfw": False,
