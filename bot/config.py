@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", alias="HTTP_HOST")
     http_port: int = Field(default=8080, alias="HTTP_PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    # How long a video too large for the platform stays linked at PUBLIC_URL/media.
+    video_link_days: int = Field(default=7, ge=1, alias="VIDEO_LINK_DAYS")
 
     # Tracking
     poll_interval: float = Field(default=10.0, gt=0, alias="POLL_INTERVAL")

@@ -132,6 +132,42 @@ def status_line(task: Task, now: datetime | None = None) -> str:
     return f"{' '.join(parts)} · {format_elapsed(elapsed)}"
 
 
+def file_size(size: int) -> str:
+    """``25.0 MB``, or ``18 KB`` below a megabyte (never ``0.0 MB``)."""
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def oversized_video_text(
+    size: int,
+    limit: int,
+    place: str,
+    *,
+    own_link: str | None = None,
+    days: int = 0,
+    provider_link: str | None = None,
+) -> str:
+    """Why a video is a link rather than a file, and for how long the link works.
+
+    ``place`` is whose limit it is (``this server's``); ``own_link`` is the bot's
+    copy, kept ``days`` days; else the provider's ``provider_link``, if any.
+    """
+    why = (
+        f"The video is {file_size(size)}, more than {place} upload limit of "
+        f"{file_size(limit)}, so it cannot be attached here"
+    )
+    if own_link:
+        kept = f"{days} day" if days == 1 else f"{days} days"
+        return f"{why}; this link to the bot's copy works for {kept}: {own_link}"
+    if provider_link:
+        return f"{why}. Watch it here: {provider_link}"
+    return (
+        f"{why}. The video service gave no public link for it; "
+        "a shorter or non-HD video would fit."
+    )
+
+
 def failure_text(failure: Failure) -> str:
     """Why there is no video, in plain words, without raw provider output."""
     fixed = _FAILURE_TEXT.get(failure.kind)

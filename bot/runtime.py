@@ -39,6 +39,7 @@ from bot.service import VideoService
 from bot.simulator import Simulator
 from bot.store import SqliteTaskStore
 from bot.tracker import ChatRouter, Tracker
+from bot.video_links import VideoLinks
 from bot.web import HttpServer, build_app
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class Runtime:
     service: VideoService
     tracker: Tracker
     media: MediaHost
+    video_links: VideoLinks
     http_app: web.Application
     http_client: httpx.AsyncClient
 
@@ -103,6 +105,9 @@ class Runtime:
         self.settings = settings
         self.http_app = build_app()
         self.media = MediaHost(settings.public_url)
+        self.video_links = VideoLinks(
+            settings.public_url, settings.media_dir / "links", settings.video_link_days
+        )
         self.chats = ChatRouter()
         self.simulator: Simulator | None = None
         self._server = HttpServer(self.http_app, settings.http_host, settings.http_port)
@@ -187,6 +192,7 @@ class Runtime:
             webhook_secret=None if secret is None else secret.get_secret_value(),
         )
         self.media.add_routes(self.http_app)
+        self.video_links.add_routes(self.http_app)
 
     @property
     def port(self) -> int:

@@ -28,6 +28,7 @@ _ENV_NAMES = (
     "SORA_WEBHOOK_SECRET",
     "DATABASE_URL",
     "PUBLIC_URL",
+    "VIDEO_LINK_DAYS",
     "HTTP_HOST",
     "HTTP_PORT",
     "MEDIA_DIR",

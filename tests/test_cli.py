@@ -42,6 +42,7 @@ _OPERATOR_PREFIXES = (
     "DATABASE_URL",
     "MEDIA_DIR",
     "PUBLIC_URL",
+    "VIDEO_LINK_DAYS",
     "HTTP_",
     "LOG_LEVEL",
     "POLL_INTERVAL",

@@ -73,7 +73,13 @@ async def attach(
     stack.callback(_restore, *previous)
 
     pacing = Pacing(edit_interval, rest_rate)
-    client = SoraClient(runtime.service, settings, runtime.provider.features, pacing)
+    client = SoraClient(
+        runtime.service,
+        settings,
+        runtime.provider.features,
+        pacing,
+        runtime.video_links,
+    )
     stack.push_async_callback(client.close)
     await client.login(settings.discord_token.get_secret_value())
     runtime.service.register_chat(client.directory)

@@ -23,6 +23,7 @@ from adapters.discord.thread import DiscordDirectory, Pacing
 from bot.config import Settings
 from bot.ports import ProviderFeatures
 from bot.service import VideoService
+from bot.video_links import VideoLinks
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class SoraClient(discord.Client):
         settings: the model table and defaults that shape ``/sora``'s choices.
         features: what the provider can do (its styles become choices).
         pacing: shared edit coalescing and REST budget.
+        links: the bot's own links for videos over the upload limit.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class SoraClient(discord.Client):
         settings: Settings,
         features: ProviderFeatures,
         pacing: Pacing,
+        links: VideoLinks,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -75,7 +78,7 @@ class SoraClient(discord.Client):
         self.settings = settings
         self.features = features
         self.tree = SoraTree(self)
-        self.directory = DiscordDirectory(self, pacing)
+        self.directory = DiscordDirectory(self, pacing, links)
 
     async def setup_hook(self) -> None:
         self.tree.add_command(sora_command(self.service, self.settings, self.features))

@@ -15,6 +15,7 @@ from bot.rendering import (
     PRIVATE_MODE_NOTE,
     failure_text,
     format_elapsed,
+    oversized_video_text,
     progress_bar,
     settings_summary,
     state_label,
@@ -74,31 +75,24 @@ def status_embed(task: Task) -> discord.Embed:
     return embed
 
 
-def _file_size(size: int) -> str:
-    """``25.0 MB``, or ``18 KB`` below a megabyte (never ``0.0 MB``)."""
-    if size < 1024 * 1024:
-        return f"{max(1, round(size / 1024))} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def video_text(task: Task) -> str:
     """The words above an uploaded video."""
     return f"Here is your video, <@{task.request.requester.user_id}>."
 
 
-def too_large_text(task: Task, video: VideoResult, limit: int) -> str:
+def too_large_text(
+    task: Task, video: VideoResult, limit: int, own_link: str | None, days: int
+) -> str:
     """Why there is a link instead of a file, and the link when there is one."""
-    reason = (
-        f"The video is {_file_size(video.size_bytes)}, more than this server's "
-        f"upload limit of {_file_size(limit)}, so it cannot be attached here."
+    reason = oversized_video_text(
+        video.size_bytes,
+        limit,
+        "this server's",
+        own_link=own_link,
+        days=days,
+        provider_link=video.source_url,
     )
-    ready = f"<@{task.request.requester.user_id}> your video is ready. {reason}"
-    if video.source_url:
-        return f"{ready} Watch it here: {video.source_url}"
-    return (
-        f"{ready} The video service gave no public link for it; "
-        "a shorter or non-HD video would fit."
-    )
+    return f"<@{task.request.requester.user_id}> your video is ready. {reason}"
 
 
 def error_text(task: Task, failure: Failure) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
+from pathlib import Path
 from typing import Literal
 
 import discord
@@ -28,6 +29,7 @@ from adapters.discord.render import (
 from adapters.discord.replies import NO_MENTIONS
 from bot.models import ChatRef, Failure, Platform, Task, VideoResult
 from bot.throttle import EditCoalescer, TokenBucket
+from bot.video_links import VideoLinks
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +73,17 @@ def _fingerprint(embed: discord.Embed, running: bool) -> str:
 class DiscordThread:
     """Renders one task; holds only ids, so it works after a restart."""
 
-    def __init__(self, client: discord.Client, chat: ChatRef, pacing: Pacing) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        chat: ChatRef,
+        pacing: Pacing,
+        links: VideoLinks,
+    ) -> None:
         self._client = client
         self._chat = chat
         self._pacing = pacing
+        self._links = links
 
     def _channel(self, channel_id: str) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(
@@ -143,8 +152,8 @@ class DiscordThread:
         target = self._target(task.chat)
         # The core refuses to remix a private video; don't offer what it refuses.
         view = result_view(task.id, remix=not task.request.private)
-        await self._pacing.bucket.acquire()
         if video.size_bytes <= limit:
+            await self._pacing.bucket.acquire()
             await target.send(
                 video_text(task),
                 file=discord.File(video.path, filename=f"sora-{task.id}.mp4"),
@@ -152,8 +161,11 @@ class DiscordThread:
                 allowed_mentions=NO_MENTIONS,
             )
         else:
+            # The bot's copy outlives the provider's link (about an hour).
+            own_link = await self._links.link_for(Path(video.path))
+            await self._pacing.bucket.acquire()
             await target.send(
-                too_large_text(task, video, limit),
+                too_large_text(task, video, limit, own_link, self._links.days),
                 view=view,
                 allowed_mentions=NO_MENTIONS,
             )
@@ -170,13 +182,16 @@ class DiscordThread:
 class DiscordDirectory:
     """Hands the core a ``DiscordThread`` for any stored Discord ``ChatRef``."""
 
-    def __init__(self, client: discord.Client, pacing: Pacing) -> None:
+    def __init__(
+        self, client: discord.Client, pacing: Pacing, links: VideoLinks
+    ) -> None:
         self._client = client
         self._pacing = pacing
+        self._links = links
 
     @property
     def platform(self) -> Platform:
         return Platform.DISCORD
 
     def thread(self, chat: ChatRef) -> DiscordThread:
-        return DiscordThread(self._client, chat, self._pacing)
+        return DiscordThread(self._client, chat, self._pacing, self._links)

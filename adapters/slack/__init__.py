@@ -24,7 +24,7 @@ from adapters.slack.app import build_app
 from adapters.slack.client import make_web_client
 from adapters.slack.deps import SlackDeps
 from adapters.slack.files import VideoUploader
-from adapters.slack.thread import SlackDirectory
+from adapters.slack.thread import UPLOAD_LIMIT, SlackDirectory
 from bot.errors import ConfigError
 from bot.throttle import TokenBucket
 
@@ -59,6 +59,7 @@ async def attach(
     stack: contextlib.AsyncExitStack,
     *,
     edit_interval: float = EDIT_INTERVAL,
+    upload_limit: int = UPLOAD_LIMIT,
 ) -> None:
     """Register the Slack directory and routes; connect Socket Mode if configured.
 
@@ -66,6 +67,7 @@ async def attach(
         runtime: the bot's runtime (before ``start``).
         stack: cleanups are pushed here; they run before the runtime closes.
         edit_interval: seconds between two edits of one status message.
+        upload_limit: larger videos are linked rather than uploaded (bytes).
     """
     settings = runtime.settings
     if settings.slack_bot_token is None or not settings.slack_enabled:
@@ -84,6 +86,8 @@ async def attach(
         client,
         uploader=VideoUploader(client, session),
         budget=budget,
+        links=runtime.video_links,
+        upload_limit=upload_limit,
         min_interval=edit_interval,
     )
     stack.push_async_callback(_flush, directory)

@@ -24,12 +24,17 @@ from adapters.slack.blocks import (
 from adapters.slack.files import VideoUploader
 from bot.errors import UserInputError
 from bot.models import ChatRef, Failure, Platform, Task, VideoResult
+from bot.rendering import oversized_video_text
 from bot.throttle import EditCoalescer, TokenBucket
+from bot.video_links import VideoLinks
 
 # Slack errors that mean "the bot cannot post here" rather than "Slack is down".
 _NOT_POSTABLE = frozenset(
     {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 )
+# Slack documents no file size limit; 1 GB is the figure commonly quoted
+# (reference/platform-limits.md, "Max file size").
+UPLOAD_LIMIT = 1024 * 1024 * 1024
 CANNOT_POST = (
     "I can't post in this channel yet. Invite me first (type `/invite` and pick "
     "me), or use me in a channel I'm already in."
@@ -76,6 +81,10 @@ class SlackThread:
         )
 
     async def post_video(self, task: Task, video: VideoResult) -> None:
+        limit = task.chat.upload_limit or self._directory.upload_limit
+        if video.size_bytes > limit:
+            await self._post_link(task, video, limit)
+            return
         await self._directory.uploader.upload(
             Path(video.path),
             filename=f"sora-{task.id}.mp4",
@@ -83,6 +92,27 @@ class SlackThread:
             channel=task.chat.channel_id,
             thread_ts=task.chat.thread_id,
             comment=video_comment(task),
+        )
+
+    async def _post_link(self, task: Task, video: VideoResult, limit: int) -> None:
+        """A link where Slack would not take the file: the bot's copy, kept
+        ``VIDEO_LINK_DAYS`` days, else the provider's (short-lived) link."""
+        links = self._directory.links
+        reason = oversized_video_text(
+            video.size_bytes,
+            limit,
+            "Slack's",
+            own_link=await links.link_for(Path(video.path)),
+            days=links.days,
+            provider_link=video.source_url,
+        )
+        user = task.request.requester.user_id
+        await self._client.chat_postMessage(
+            channel=task.chat.channel_id,
+            thread_ts=task.chat.thread_id,
+            text=f"<@{user}> your video is ready. {escape(reason)}",
+            unfurl_links=False,
+            unfurl_media=False,
         )
 
     async def post_error(self, task: Task, failure: Failure) -> None:
@@ -102,6 +132,8 @@ class SlackDirectory:
         client: the bot's Web API client.
         uploader: uploads finished videos.
         budget: the workspace's shared ``chat.update`` allowance.
+        links: the bot's own links for videos larger than ``upload_limit``.
+        upload_limit: the largest video uploaded as a file, in bytes.
         min_interval: seconds between two edits of the same status message.
     """
 
@@ -113,11 +145,15 @@ class SlackDirectory:
         *,
         uploader: VideoUploader,
         budget: TokenBucket,
+        links: VideoLinks,
+        upload_limit: int = UPLOAD_LIMIT,
         min_interval: float = 1.0,
     ) -> None:
         self.client = client
         self.uploader = uploader
         self.budget = budget
+        self.links = links
+        self.upload_limit = upload_limit
         self.edits = EditCoalescer(min_interval)
         self.closed = False
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
+import socket
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -109,6 +112,35 @@ async def test_video_over_the_servers_upload_limit_becomes_a_link_with_the_reaso
         post.content
     )
     assert "cannot be attached here" in post.content
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_with_public_url_a_video_over_the_limit_links_the_bots_copy(
+    fake: FakeDiscord, env, simulator
+):
+    port = _free_port()
+    env = {**env, "HTTP_PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+
+    async with running_bot(bot_settings(env), fake), httpx.AsyncClient() as http:
+        await fake.send_slash(
+            "sora", {"prompt": "a long scenic drive"}, attachment_size_limit=1024
+        )
+        [status] = await wait_for_status(fake)
+        [post] = await wait_for_thread_post(fake, await thread_of(fake, status))
+        [link] = re.findall(r"http://127\.0\.0\.1:\d+/media/videos/\S+", post.content)
+        served = await http.get(link)
+
+    assert post.attachments == []
+    assert "more than this server's upload limit of 1 KB" in post.content
+    assert "this link to the bot's copy works for 7 days" in post.content
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "video/mp4"
+    assert served.content == SAMPLE_MP4.read_bytes()
 
 
 async def test_moderation_failure_is_explained_in_plain_words_with_retry(

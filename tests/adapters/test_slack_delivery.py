@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -12,6 +14,7 @@ from adapters.slack.blocks import CANCEL_ACTION, REMIX_ACTION, RETRY_ACTION
 from tests.adapters.slack_fixtures import *  # noqa: F403 - the shared fixtures
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_bot import (
+    SAMPLE_MP4,
     all_done,
     bot_env,
     bot_settings,
@@ -83,6 +86,41 @@ async def test_video_that_cannot_be_uploaded_ends_with_a_plain_reason_in_the_thr
     assert "The video was made but could not be posted here." in note.text
     assert RETRY_ACTION in buttons(note.blocks)
     assert fake.uploaded_files == []
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_video_over_slacks_upload_limit_is_linked_to_the_bots_copy_for_7_days(
+    tmp_path, fake, simulator
+):
+    port = _free_port()
+    env = {
+        **bot_env(tmp_path, fake, simulator),
+        "HTTP_PORT": str(port),
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    async with (
+        running_bot(bot_settings(env), upload_limit=1024) as runtime,
+        aiohttp.ClientSession() as session,
+    ):
+        await HttpDelivery(events_url(runtime), session).command(
+            slash_command(fake, "a very long corgi film")
+        )
+        await eventually(lambda: len(fake.thread_messages(CHANNEL, _ts(fake))) > 1, 15)
+        [_, note] = fake.thread_messages(CHANNEL, _ts(fake))
+        [link] = re.findall(r"http://127\.0\.0\.1:\d+/media/videos/\S+", note.text)
+        async with session.get(link) as response:
+            served = (response.status, response.content_type, await response.read())
+
+    assert "more than Slack's upload limit of 1 KB" in note.text
+    assert "this link to the bot's copy works for 7 days" in note.text
+    assert served == (200, "video/mp4", SAMPLE_MP4.read_bytes())
+    assert fake.uploaded_files == []
+    assert fake.calls_of("files.getUploadURLExternal") == []
 
 
 def _ts(fake: FakeSlack) -> str:

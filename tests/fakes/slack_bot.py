@@ -63,11 +63,12 @@ def bot_settings(env: dict[str, str]) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    settings: Settings, *, edit_interval: float = EDIT_INTERVAL
+    settings: Settings, *, edit_interval: float = EDIT_INTERVAL, **options: Any
 ) -> AsyncIterator[Runtime]:
-    """The bot, serving HTTP (and connected over Socket Mode if configured)."""
+    """The bot, serving HTTP (and connected over Socket Mode if configured);
+    ``options`` go to ``attach`` (e.g. a small ``upload_limit``)."""
     async with Runtime(settings) as runtime, contextlib.AsyncExitStack() as stack:
-        await attach(runtime, stack, edit_interval=edit_interval)
+        await attach(runtime, stack, edit_interval=edit_interval, **options)
         await runtime.start()
         yield runtime
 
