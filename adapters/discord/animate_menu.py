@@ -17,9 +17,8 @@ from urllib.parse import urlsplit
 import discord
 from discord import app_commands
 
-from adapters.discord import convert
 from adapters.discord.replies import reply, reporting, started_text
-from adapters.discord.sora_command import download, request_for
+from adapters.discord.sora_command import fetch_image, request_for
 from bot.config import Settings
 from bot.service import VideoService
 from bot.validation import MAX_PROMPT_CHARS
@@ -108,13 +107,12 @@ class AnimateModal(discord.ui.Modal, title=MENU_NAME):
         async with reporting(interaction):
             await interaction.response.defer(ephemeral=True, thinking=True)
             image = self._image
-            if image.size is not None:
-                convert.check_attachment(image.filename, image.content_type, image.size)
-            reference = convert.image_input(
-                image.filename,
-                await download(interaction, image.url, image.filename),
-                image.content_type,
-                image.url,
+            reference = await fetch_image(
+                interaction,
+                url=image.url,
+                filename=image.filename,
+                content_type=image.content_type,
+                size=image.size,
             )
             request = request_for(
                 interaction, self._settings, self.prompt.value, reference

@@ -21,7 +21,7 @@ from bot.errors import UserInputError
 from bot.models import GenerationRequest, ImageInput, Orientation
 from bot.ports import ProviderFeatures
 from bot.service import VideoService
-from bot.validation import MAX_PROMPT_CHARS
+from bot.validation import MAX_IMAGE_BYTES, MAX_PROMPT_CHARS
 
 # Discord shows at most 25 choices per option.
 _MAX_CHOICES = 25
@@ -36,6 +36,9 @@ _THREAD_TYPES = frozenset(
 
 Prompt = app_commands.Range[str, 1, MAX_PROMPT_CHARS]
 
+_DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=30)
+_CHUNK = 64 * 1024
+
 
 def _choices(values: list[str]) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=v, value=v) for v in values[:_MAX_CHOICES]]
@@ -46,18 +49,44 @@ def _in_thread(interaction: discord.Interaction[Any]) -> bool:
     return channel is not None and channel.type in _THREAD_TYPES
 
 
-async def download(
-    interaction: discord.Interaction[Any], url: str, filename: str
-) -> bytes:
-    """An image's bytes from Discord's CDN (or an embed's host), with the bot's
-    HTTP session; a refusal becomes a message for the member."""
+async def fetch_image(
+    interaction: discord.Interaction[Any],
+    *,
+    url: str,
+    filename: str,
+    content_type: str | None,
+    size: int | None,
+) -> ImageInput:
+    """A picture from Discord's CDN (or an embed's host), with the bot's HTTP
+    session. ``size`` is what Discord says (an attachment): a file that can never
+    be accepted is refused before it is downloaded."""
     try:
-        data: bytes = await interaction.client.http.get_from_cdn(url)
-    except (discord.HTTPException, aiohttp.ClientError) as error:
+        if size is not None:
+            convert.check_attachment(filename, content_type, size)
+            data: bytes = await interaction.client.http.get_from_cdn(url)
+        else:
+            data = await _read_at_most(url, MAX_IMAGE_BYTES)
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
         raise UserInputError(
             f"I could not download `{filename}` from Discord. Attach it again."
         ) from error
-    return data
+    return convert.image_input(filename, data, content_type, url)
+
+
+async def _read_at_most(url: str, limit: int) -> bytes:
+    """At most ``limit`` bytes and one chunk: an embed's image may be hosted
+    anywhere and be any size, and nothing says how large before downloading. More
+    than ``limit`` is refused afterwards by the core's size check."""
+    async with (
+        aiohttp.ClientSession(trust_env=True, timeout=_DOWNLOAD_TIMEOUT) as session,
+        session.get(url, raise_for_status=True) as response,
+    ):
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            data += chunk
+            if len(data) > limit:
+                break
+        return bytes(data)
 
 
 def request_for(
@@ -108,12 +137,12 @@ def sora_command(
             await interaction.response.defer(ephemeral=True, thinking=True)
             reference = None
             if image is not None:
-                convert.check_attachment(image.filename, image.content_type, image.size)
-                reference = convert.image_input(
-                    image.filename,
-                    await download(interaction, image.url, image.filename),
-                    image.content_type,
-                    image.url,
+                reference = await fetch_image(
+                    interaction,
+                    url=image.url,
+                    filename=image.filename,
+                    content_type=image.content_type,
+                    size=image.size,
                 )
             request = request_for(
                 interaction,

@@ -127,3 +127,26 @@ async def test_a_message_without_a_picture_gets_a_private_answer_and_no_form(
     assert inter.ephemeral
     assert simulator.requests == []
     assert status_messages(fake) == []
+
+
+async def test_an_embed_image_over_10_mb_gets_a_private_refusal_and_nothing_is_sent(
+    fake: FakeDiscord, env, simulator
+):
+    huge = fake.add_cdn_attachment(
+        "huge.png", b"\x89PNG\r\n\x1a\n" + bytes(30 * 1024 * 1024), "image/png"
+    )
+    posted = fake.post_as_user(
+        "", embeds=[{"type": "rich", "image": {"url": huge["url"]}}]
+    )
+
+    async with running_bot(bot_settings(env), fake):
+        inter = await fake.send_message_command(MENU, posted)
+        form = await opened_form(fake, inter)
+        submitted = await fake.submit_modal(
+            str(form["custom_id"]), {PROMPT_FIELD: "too big to animate"}
+        )
+        await fake.wait_until(lambda: "at most 10 MB" in reply_text(submitted), 10)
+
+    assert submitted.ephemeral
+    assert simulator.requests == []
+    assert status_messages(fake) == []
