@@ -106,14 +106,7 @@ class AnimateModal(discord.ui.Modal, title=MENU_NAME):
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         async with reporting(interaction):
             await interaction.response.defer(ephemeral=True, thinking=True)
-            image = self._image
-            reference = await fetch_image(
-                interaction,
-                url=image.url,
-                filename=image.filename,
-                content_type=image.content_type,
-                size=image.size,
-            )
+            reference = await fetch_image(interaction, self._image)
             request = request_for(
                 interaction, self._settings, self.prompt.value, reference
             )

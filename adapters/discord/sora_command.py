@@ -8,7 +8,7 @@ sent to the provider.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import discord
@@ -49,28 +49,37 @@ def _in_thread(interaction: discord.Interaction[Any]) -> bool:
     return channel is not None and channel.type in _THREAD_TYPES
 
 
+class ImageRef(Protocol):
+    """Where a picture is and what Discord says about it: a ``discord.Attachment``,
+    or an embed's image (``size`` ``None``: Discord does not say)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str | None: ...
+    @property
+    def size(self) -> int | None: ...
+
+
 async def fetch_image(
-    interaction: discord.Interaction[Any],
-    *,
-    url: str,
-    filename: str,
-    content_type: str | None,
-    size: int | None,
+    interaction: discord.Interaction[Any], image: ImageRef
 ) -> ImageInput:
-    """A picture from Discord's CDN (or an embed's host), with the bot's HTTP
-    session. ``size`` is what Discord says (an attachment): a file that can never
-    be accepted is refused before it is downloaded."""
+    """The picture from Discord's CDN (or an embed's host), with the bot's HTTP
+    session. A known ``size`` that can never be accepted is refused before the
+    download."""
     try:
-        if size is not None:
-            convert.check_attachment(filename, content_type, size)
-            data: bytes = await interaction.client.http.get_from_cdn(url)
+        if image.size is not None:
+            convert.check_attachment(image.filename, image.content_type, image.size)
+            data: bytes = await interaction.client.http.get_from_cdn(image.url)
         else:
-            data = await _read_at_most(url, MAX_IMAGE_BYTES)
+            data = await _read_at_most(image.url, MAX_IMAGE_BYTES)
     except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
         raise UserInputError(
-            f"I could not download `{filename}` from Discord. Attach it again."
+            f"I could not download `{image.filename}` from Discord. Attach it again."
         ) from error
-    return convert.image_input(filename, data, content_type, url)
+    return convert.image_input(image.filename, data, image.content_type, image.url)
 
 
 async def _read_at_most(url: str, limit: int) -> bytes:
@@ -137,13 +146,7 @@ def sora_command(
             await interaction.response.defer(ephemeral=True, thinking=True)
             reference = None
             if image is not None:
-                reference = await fetch_image(
-                    interaction,
-                    url=image.url,
-                    filename=image.filename,
-                    content_type=image.content_type,
-                    size=image.size,
-                )
+                reference = await fetch_image(interaction, image)
             request = request_for(
                 interaction,
                 settings,
