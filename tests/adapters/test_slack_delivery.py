@@ -123,6 +123,27 @@ async def test_video_over_slacks_upload_limit_is_linked_to_the_bots_copy_for_7_d
     assert fake.calls_of("files.getUploadURLExternal") == []
 
 
+async def test_without_public_url_a_video_over_slacks_limit_gets_the_providers_link(
+    tmp_path, fake, simulator
+):
+    env = {**bot_env(tmp_path, fake, simulator), "SORA_API_DIALECT": "v2"}
+    async with (
+        running_bot(bot_settings(env), upload_limit=1024) as runtime,
+        aiohttp.ClientSession() as session,
+    ):
+        await HttpDelivery(events_url(runtime), session).command(
+            slash_command(fake, "a corgi film linked elsewhere")
+        )
+        await eventually(lambda: len(fake.thread_messages(CHANNEL, _ts(fake))) > 1, 15)
+        [_, note] = fake.thread_messages(CHANNEL, _ts(fake))
+
+    assert "more than Slack's upload limit of 1 KB" in note.text
+    assert f"Watch it here: {simulator.base_url}/" in note.text
+    assert "/media/videos/" not in note.text
+    assert fake.uploaded_files == []
+    assert not (tmp_path / "media" / "links").exists()
+
+
 def _ts(fake: FakeSlack) -> str:
     messages = status_messages(fake, CHANNEL)
     return messages[0].ts if messages else "none"

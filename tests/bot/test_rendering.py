@@ -12,6 +12,7 @@ from bot.rendering import (
     failure_text,
     format_elapsed,
     outcome_label,
+    oversized_video_text,
     progress_bar,
     settings_summary,
     state_label,
@@ -143,3 +144,20 @@ def test_outcome_label_tells_a_failure_and_its_kind_from_a_delivered_video(
     task = make_task(state=state, failure=failure, progress=Progress(percent=85))
 
     assert outcome_label(task) == label
+
+
+def test_an_oversized_video_link_says_why_and_for_how_long_in_one_sentence() -> None:
+    text = oversized_video_text(
+        30 * 1024 * 1024,
+        10 * 1024 * 1024,
+        "this server's",
+        own_link="https://bot.example/media/videos/x.mp4",
+        days=1,
+        provider_link="https://cdn.example/v.mp4",
+    )
+
+    assert text == (
+        "The video is 30.0 MB, more than this server's upload limit of 10.0 MB, so "
+        "it cannot be attached here; this link to the bot's copy works for 1 day: "
+        "https://bot.example/media/videos/x.mp4"
+    )
