@@ -22,6 +22,11 @@ PRIVATE_MODE_NOTE = (
     "Private mode is on: this video is not published and cannot be remixed."
 )
 
+NO_IMAGE_TO_ANIMATE = (
+    "This message has no picture to animate. Pick a message with an image "
+    "attached, or use /sora with an image."
+)
+
 _STATE_LABELS: dict[TaskState, str] = {
     TaskState.RECEIVED: "Queued",
     TaskState.SUBMITTED: "Queued",

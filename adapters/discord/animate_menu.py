@@ -17,19 +17,15 @@ from urllib.parse import urlsplit
 import discord
 from discord import app_commands
 
+from adapters.discord.buttons import MODAL_TIMEOUT
 from adapters.discord.replies import reply, reporting, started_text
 from adapters.discord.sora_command import fetch_image, request_for
 from bot.config import Settings
+from bot.rendering import NO_IMAGE_TO_ANIMATE
 from bot.service import VideoService
 from bot.validation import MAX_PROMPT_CHARS
 
 MENU_NAME = "Animate with Sora"
-NO_IMAGE = (
-    "This message has no picture to animate. Pick a message with an image "
-    "attached, or use /sora with an image."
-)
-# A modal left open is forgotten after this long (discord.py keeps it in memory).
-_MODAL_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +92,7 @@ class AnimateModal(discord.ui.Modal, title=MENU_NAME):
         image: MessageImage,
         message_text: str,
     ) -> None:
-        super().__init__(custom_id="sora:animate-form", timeout=_MODAL_TIMEOUT)
+        super().__init__(custom_id="sora:animate-form", timeout=MODAL_TIMEOUT)
         self._service = service
         self._settings = settings
         self._image = image
@@ -123,7 +119,7 @@ def animate_menu(service: VideoService, settings: Settings) -> app_commands.Cont
         async with reporting(interaction):
             image = message_image(message)
             if image is None:
-                await reply(interaction, NO_IMAGE)
+                await reply(interaction, NO_IMAGE_TO_ANIMATE)
                 return
             await interaction.response.send_modal(
                 AnimateModal(service, settings, image, message.content)

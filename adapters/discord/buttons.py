@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _TASK_ID = r"(?P<task_id>[A-Za-z0-9_-]{1,80})"
 
 # A modal left open is forgotten after this long (discord.py keeps it in memory).
-_MODAL_TIMEOUT = 600.0
+MODAL_TIMEOUT = 600.0
 
 Button = discord.ui.Button[discord.ui.View]
 
@@ -129,7 +129,7 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
     )
 
     def __init__(self, task_id: str, old_prompt: str) -> None:
-        super().__init__(custom_id=f"sora:remix-form:{task_id}", timeout=_MODAL_TIMEOUT)
+        super().__init__(custom_id=f"sora:remix-form:{task_id}", timeout=MODAL_TIMEOUT)
         self.task_id = task_id
         self.prompt.default = old_prompt[:MAX_PROMPT_CHARS]
 
