@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import time
@@ -12,7 +13,7 @@ import pytest
 
 from adapters.slack.blocks import CANCEL_ACTION, REMIX_ACTION, RETRY_ACTION
 from tests.adapters.slack_fixtures import *  # noqa: F403 - the shared fixtures
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, Message
 from tests.fakes.slack_bot import (
     SAMPLE_MP4,
     all_done,
@@ -94,6 +95,24 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextlib.asynccontextmanager
+async def _oversized_video(
+    fake: FakeSlack, env: dict[str, str], prompt: str
+) -> AsyncIterator[tuple[Message, aiohttp.ClientSession]]:
+    """A /sora whose video is over a 1 KB upload limit: the thread's note about it,
+    while the bot still runs."""
+    async with (
+        running_bot(bot_settings(env), upload_limit=1024) as runtime,
+        aiohttp.ClientSession() as session,
+    ):
+        await HttpDelivery(events_url(runtime), session).command(
+            slash_command(fake, prompt)
+        )
+        await eventually(lambda: len(fake.thread_messages(CHANNEL, _ts(fake))) > 1, 15)
+        [_, note] = fake.thread_messages(CHANNEL, _ts(fake))
+        yield note, session
+
+
 async def test_video_over_slacks_upload_limit_is_linked_to_the_bots_copy_for_7_days(
     tmp_path, fake, simulator
 ):
@@ -103,17 +122,9 @@ async def test_video_over_slacks_upload_limit_is_linked_to_the_bots_copy_for_7_d
         "HTTP_PORT": str(port),
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
-    async with (
-        running_bot(bot_settings(env), upload_limit=1024) as runtime,
-        aiohttp.ClientSession() as session,
-    ):
-        await HttpDelivery(events_url(runtime), session).command(
-            slash_command(fake, "a very long corgi film")
-        )
-        await eventually(lambda: len(fake.thread_messages(CHANNEL, _ts(fake))) > 1, 15)
-        [_, note] = fake.thread_messages(CHANNEL, _ts(fake))
+    async with _oversized_video(fake, env, "a very long corgi film") as (note, http):
         [link] = re.findall(r"http://127\.0\.0\.1:\d+/media/videos/\S+", note.text)
-        async with session.get(link) as response:
+        async with http.get(link) as response:
             served = (response.status, response.content_type, await response.read())
 
     assert "more than Slack's upload limit of 1 KB" in note.text
@@ -127,15 +138,11 @@ async def test_without_public_url_a_video_over_slacks_limit_gets_the_providers_l
     tmp_path, fake, simulator
 ):
     env = {**bot_env(tmp_path, fake, simulator), "SORA_API_DIALECT": "v2"}
-    async with (
-        running_bot(bot_settings(env), upload_limit=1024) as runtime,
-        aiohttp.ClientSession() as session,
+    async with _oversized_video(fake, env, "a corgi film linked elsewhere") as (
+        note,
+        _,
     ):
-        await HttpDelivery(events_url(runtime), session).command(
-            slash_command(fake, "a corgi film linked elsewhere")
-        )
-        await eventually(lambda: len(fake.thread_messages(CHANNEL, _ts(fake))) > 1, 15)
-        [_, note] = fake.thread_messages(CHANNEL, _ts(fake))
+        pass
 
     assert "more than Slack's upload limit of 1 KB" in note.text
     assert f"Watch it here: {simulator.base_url}/" in note.text
