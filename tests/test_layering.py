@@ -4,11 +4,17 @@
 must be removable without touching the others. The only door from the core to the
 adapters is the composition root, ``bot/__main__.py``, which imports an adapter lazily,
 inside the function that starts it, and only when that platform is configured.
+
+The simulator (``bot/simulator/``) is the independent fake of the relays' documents:
+it never reads the bot's own rules (validation, configuration, provider clients), so
+a contract test against it catches the bot sending what a relay refuses.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_SDKS = ("discord", "slack_bolt", "slack_sdk")
 COMPOSITION_ROOT = ROOT / "bot" / "__main__.py"
+BOT_RULES = ("bot.validation", "bot.config", "bot.providers")
 
 
 def _package_of(path: Path) -> list[str]:
@@ -122,3 +129,49 @@ def test_chat_sdk_import_in_the_core_is_caught_even_when_lazy():
     assert _core_violations(COMPOSITION_ROOT, source) == [
         "slack_sdk.web.async_client.AsyncWebClient"
     ]
+
+
+def _simulator_violations(path: Path, source: str) -> list[str]:
+    """Imports of the bot's rules, lazy ones included: they would run all the same."""
+    return [
+        module
+        for _, module in _imports(path, ast.parse(source))
+        if any(_within(module, rules) for rules in BOT_RULES)
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", _python_files("bot/simulator"), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_simulator_module_imports_none_of_the_bots_rules(path: Path):
+    assert _simulator_violations(path, path.read_text(encoding="utf-8")) == []
+
+
+def test_simulator_loads_none_of_the_bots_rules_even_indirectly():
+    probe = (
+        "import sys, bot.simulator, bot.simulator.__main__\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({BOT_RULES!r})))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+    assert loaded == "[]"
+
+
+def test_lazy_import_of_the_bots_validation_in_the_simulator_is_caught():
+    source = "def check():\n    from bot.validation import MAX_IMAGE_BYTES\n"
+    path = ROOT / "bot" / "simulator" / "_media.py"
+
+    assert _simulator_violations(path, source) == ["bot.validation.MAX_IMAGE_BYTES"]
+
+
+def test_relative_import_of_a_provider_client_in_the_simulator_is_caught():
+    source = "from ...providers import sora\n"
+    path = ROOT / "bot" / "simulator" / "dialects" / "_sora.py"
+
+    assert _simulator_violations(path, source) == ["bot.providers.sora"]

@@ -10,13 +10,17 @@ from importlib import resources
 import aiohttp
 from aiohttp import web
 
-from bot.simulator._records import FileRecord, RecordedRequest, pixel_size
+from bot.simulator._records import FileRecord, RecordedRequest, image_header
 from bot.simulator.dialects._base import Dialect, Draft, ImageRule
 from bot.simulator.dialects._fields import Invalid
-from bot.validation import MAX_IMAGE_BYTES, sniff_image_type
 
 # The documents' wording, which clients may match on.
 MATCH_SIZE_MESSAGE = "Inpaint image must match the requested width and height"
+# The unified document's image limits ("no more than 10MB", .jpg/.jpeg/.png/.webp),
+# held to every dialect's images. The simulator's own figures, not the bot's: a fake
+# that shared the bot's constants could not catch them wrong.
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+IMAGE_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 _CHUNK = 256 * 1024
 _FREE_HEADER = struct.Struct(">I4s")
 _FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -111,10 +115,11 @@ async def check_images(
             data = fetched.data
         if len(data) > MAX_IMAGE_BYTES:
             raise dialect.image_invalid(ref.field, "it is larger than 10 MB")
-        if sniff_image_type(data) is None:
+        header = image_header(data)
+        if header is None or header[0] not in IMAGE_FORMATS:
             raise dialect.image_invalid(ref.field, "it is not a JPEG, PNG or WebP")
         matching = dialect.image_rule is ImageRule.MATCH_SIZE
-        if matching and pixel_size(data) != (draft.width, draft.height):
+        if matching and header[1:] != (draft.width, draft.height):
             raise Invalid(ref.field, MATCH_SIZE_MESSAGE)
 
 

@@ -26,7 +26,8 @@ class FileRecord:
 
     @classmethod
     def of(cls, filename: str, content_type: str, data: bytes) -> FileRecord:
-        width, height = pixel_size(data) or (None, None)
+        header = image_header(data)
+        width, height = (header[1], header[2]) if header else (None, None)
         return cls(
             filename=filename,
             content_type=content_type,
@@ -75,11 +76,12 @@ class CallbackRecord:
     headers: dict[str, str]
 
 
-def pixel_size(data: bytes) -> tuple[int, int] | None:
-    """An image's (width, height) from its header, or None if it is not one."""
+def image_header(data: bytes) -> tuple[str, int, int] | None:
+    """An image's format (Pillow's name, e.g. ``JPEG``), width and height from its
+    header, or None if the bytes are no image Pillow knows."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-            return int(width), int(height)
+            return str(image.format), int(width), int(height)
     except (UnidentifiedImageError, OSError, ValueError):
         return None

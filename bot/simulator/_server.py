@@ -23,7 +23,7 @@ from bot.simulator._http import (
     read_body,
     server_error,
 )
-from bot.simulator._media import check_images, send_video
+from bot.simulator._media import MAX_IMAGE_BYTES, check_images, send_video
 from bot.simulator._records import (
     CallbackRecord,
     RecordedRequest,
@@ -31,8 +31,7 @@ from bot.simulator._records import (
 from bot.simulator._tasks import Flag, Phase, TaskSpec, snapshot
 from bot.simulator.dialects import DIALECTS
 from bot.simulator.dialects._base import Context, Dialect, Draft, Extras
-from bot.simulator.dialects._fields import Invalid, check_callback_url
-from bot.validation import MAX_IMAGE_BYTES
+from bot.simulator.dialects._fields import Invalid
 from bot.web import HttpServer
 
 _BACKLOG = 1024
@@ -204,7 +203,7 @@ class Simulator:
             draft = dialect.validate(body)
             if draft.callback is not None:
                 field, url = draft.callback
-                check_callback_url(
+                dialect.check_callback(
                     field, url, allow_loopback=self.allow_loopback_callbacks
                 )
             assert self._session is not None  # noqa: S101 - set by start()

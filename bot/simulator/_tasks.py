@@ -61,7 +61,9 @@ class Option(IntFlag):
     PRIVATE = 2
     WATERMARK = 4
     IMAGE = 8
-    STORYBOARD = 16
+    STORYBOARD = 16  # video-create's storyboard, or the sora operation
+    REMIX = 32  # sora: operation remix of an earlier generation
+    BLEND = 64  # sora: operation blend
 
 
 class Phase(Enum):

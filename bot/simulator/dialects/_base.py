@@ -123,6 +123,14 @@ class Dialect(ABC):
     ) -> dict[str, Any]:
         """The dialect's error body for an HTTP error ``status``."""
 
+    def check_callback(  # noqa: B027 - a hook; most documents set no callback rules
+        self, field: str, url: str, *, allow_loopback: bool
+    ) -> None:
+        """Refuse a callback URL the document forbids (it is already absolute http(s)).
+
+        Nothing more by default: only the unified document restricts its callbacks.
+        """
+
     def not_found(self, task_id: str) -> dict[str, Any]:
         return self.error(
             self.not_found_status, f"task {task_id} not found", code="task_not_exist"

@@ -8,7 +8,6 @@ refused (OpenAI does so), which is also what catches a misspelt field in the bot
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeVar
@@ -21,7 +20,6 @@ T = TypeVar("T", str, int)
 # ModelSpec table: a fake that copied the bot's rules could never catch them wrong.
 PRO_MODEL = "sora-2-pro"
 PRO_ONLY_SECONDS = frozenset({25})
-MAX_CALLBACK_URL = 2048
 
 
 class Invalid(Exception):
@@ -55,29 +53,6 @@ def check_model_rules(
         raise Invalid(seconds_field, f"{seconds_field}: {message}")
     if hd and model != PRO_MODEL:
         raise Invalid("hd", f"hd: HD is only supported by {PRO_MODEL}")
-
-
-def check_callback_url(field: str, url: str, *, allow_loopback: bool) -> None:
-    """A callback must be a URL; without loopback leave, the documented rules apply.
-
-    The unified document: HTTPS only, no internal addresses, at most 2048 chars.
-    """
-    if len(url) > MAX_CALLBACK_URL:
-        raise Invalid(field, f"{field}: must be at most {MAX_CALLBACK_URL} characters")
-    parsed = _absolute_url(field, url)
-    if allow_loopback:
-        return
-    if parsed.scheme != "https":
-        raise Invalid(field, f"{field}: only https callback URLs are allowed")
-    host = parsed.host or ""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        internal = host == "localhost" or host.endswith(".localhost")
-    else:
-        internal = address.is_private or address.is_loopback or address.is_link_local
-    if internal:
-        raise Invalid(field, f"{field}: callbacks to internal addresses are refused")
 
 
 def _absolute_url(field: str, value: str) -> yarl.URL:

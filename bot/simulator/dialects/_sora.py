@@ -9,18 +9,27 @@ DTO (``status`` NOT_START|IN_PROGRESS|SUCCESS|FAILURE, ``progress`` like ``"37%"
 ``{"error": {...}}`` body. ``notify_hook`` receives the status answer at the end.
 
 ``width``/``height`` must be one of the pairs the document lists, and ``n_frames``
-follows its "150": 5 s, "300": 10 s table: 30 frames a second, so 10 s = 300,
-15 s = 450, 25 s = 750 (the only values accepted). A reference image goes in
-``inpaint_items`` by URL and must have exactly ``width`` x ``height`` pixels.
+one of its table's two entries, "150": 5 s and "300": 10 s (so 450 for 15 s is
+refused). ``model`` and ``style`` have one documented value each (``turbo``,
+``natural``); anything outside the document (``private``, ``hd``, ``watermark``,
+``duration``) is an unknown parameter. A reference image goes in ``inpaint_items``
+by URL and must have exactly ``width`` x ``height`` pixels.
+
+``operation: remix`` needs ``sdedit`` naming the generation to remix:
+``source_generation_id`` is the ``id`` of ``generations[0]`` in a finished task's
+status answer (``gen_`` and the task's code, so a restarted simulator still knows
+it); a task id, an unfinished or failed task, or an id this simulator never made is
+refused.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.simulator._tasks import Option, Phase, Snapshot, TaskSpec
+from bot.simulator._tasks import Option, Phase, Snapshot, TaskSpec, snapshot
 from bot.simulator.dialects._base import (
     Context,
     Dialect,
@@ -62,7 +71,15 @@ _ITEM_FIELDS = frozenset(
 )
 _PAIRS = ((480, 480), (720, 720), (480, 854), (854, 480), (1280, 720), (720, 1280))
 FPS = 30
-_FRAMES = {5 * FPS: 5, 10 * FPS: 10, 15 * FPS: 15, 25 * FPS: 25}
+# The document's whole table: "150": "5s", "300": "10s".
+_FRAMES = {150: 5, 300: 10}
+_OPERATIONS = {
+    "simple_compose": Option.NONE,
+    "storyboard": Option.STORYBOARD,
+    "remix": Option.REMIX,
+    "blend": Option.BLEND,
+}
+_GENERATION_PREFIX = "gen_"
 _STATUS = {
     Phase.QUEUED: "NOT_START",
     Phase.RUNNING: "IN_PROGRESS",
@@ -105,22 +122,32 @@ class Sora(Dialect):
             raise Invalid("n_frames", f"n_frames must be one of {listed}")
         fields.integer("n_variants")
         fields.choice("style", ("natural",))
-        fields.choice("operation", ("simple_compose", "storyboard", "remix", "blend"))
+        operation = fields.choice("operation", tuple(_OPERATIONS)) or "simple_compose"
         model = fields.choice("model", ("turbo",)) or "turbo"
         callback = fields.callback("notify_hook")
         _check_actions(fields.objects("actions"))
-        _check_sdedit(body.get("sdedit"))
+        sdedit = body.get("sdedit")
+        if operation == "remix" and sdedit is None:
+            raise Invalid(
+                "sdedit",
+                "sdedit: operation remix needs sdedit.source_generation_id, "
+                "the generation to remix",
+            )
+        _check_sdedit(sdedit)
         images = tuple(
             _inpaint_image(index, item)
             for index, item in enumerate(fields.objects("inpaint_items"))
         )
+        options = _OPERATIONS[operation]
+        if images:
+            options |= Option.IMAGE
         return Draft(
             prompt=prompt,
             model=model,
             seconds=_FRAMES[n_frames],
             width=width,
             height=height,
-            options=Option.IMAGE if images else Option.NONE,
+            options=options,
             images=images,
             callback=callback,
         )
@@ -167,7 +194,7 @@ def _upstream(spec: TaskSpec, snap: Snapshot, ctx: Context) -> dict[str, Any]:
     if snap.phase is Phase.SUCCEEDED:
         generations.append(
             {
-                "id": f"gen_{ctx.code[-26:]}",
+                "id": generation_id(ctx.code),
                 "task_id": ctx.task_id,
                 "url": ctx.video_url,
                 "width": spec.width,
@@ -187,13 +214,30 @@ def _upstream(spec: TaskSpec, snap: Snapshot, ctx: Context) -> dict[str, Any]:
         "progress_pct": round(snap.fraction, 4),
         "generations": generations,
         "n_frames": spec.seconds * FPS,
-        "operation": "simple_compose",
+        "operation": _operation(spec.options),
         "inpaint_items": [{"type": "image", "url": url} for url in urls],
         "width": spec.width,
         "height": spec.height,
         "created_at": created.isoformat().replace("+00:00", "Z"),
         "failure_reason": reason_text(snap) or None,
     }
+
+
+def generation_id(code: str) -> str:
+    """The id of a finished task's video, for a later ``sdedit.source_generation_id``.
+
+    It carries the task's whole code, so any simulator instance can tell which task
+    (and whether that task has finished) from the id alone.
+    """
+    return f"{_GENERATION_PREFIX}{code}"
+
+
+def _operation(options: Option) -> str:
+    """The operation a task was created with, as its status answer echoes it."""
+    for name, flag in _OPERATIONS.items():
+        if flag and options & flag:
+            return name
+    return "simple_compose"
 
 
 def _inpaint_image(index: int, item: Mapping[str, Any]) -> ImageRef:
@@ -230,5 +274,23 @@ def _check_sdedit(sdedit: object) -> None:
     amount = fields.integer("amount", required=True) or 0
     if amount > 8:
         raise Invalid("sdedit.amount", "sdedit.amount: must be between 1 and 8")
-    fields.string("source_generation_id", required=True)
-    fields.string("source_upload_media_id")
+    source = fields.string("source_generation_id", required=True)
+    _check_generation(source)
+    if fields.string("source_upload_media_id"):
+        # This simulator has no upload route, so no media id can be known.
+        raise Invalid(
+            "sdedit.source_upload_media_id", "sdedit.source_upload_media_id: unknown"
+        )
+
+
+def _check_generation(generation: str) -> None:
+    """The remixed generation must be a finished video of this (sora) simulator."""
+    field = "sdedit.source_generation_id"
+    code = generation.removeprefix(_GENERATION_PREFIX)
+    spec = TaskSpec.decode(code) if generation.startswith(_GENERATION_PREFIX) else None
+    if spec is None or spec.dialect != Sora.name:
+        raise Invalid(field, f"{field}: no generation {generation!r}")
+    if snapshot(spec, time.time()).phase is not Phase.SUCCEEDED:
+        raise Invalid(
+            field, f"{field}: generation {generation!r} has no finished video"
+        )

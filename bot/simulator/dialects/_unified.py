@@ -12,9 +12,12 @@ receives the query answer when the task ends. HTTP errors are ``{"error": {"code
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 from typing import Any
+
+import yarl
 
 from bot.simulator._tasks import Option, Phase, Refusal, Snapshot, TaskSpec
 from bot.simulator.dialects._base import (
@@ -39,6 +42,7 @@ _ALLOWED = frozenset(
     }
 )
 MAX_PROMPT = 1000
+MAX_CALLBACK_URL = 2048
 _SIZES = {"16:9": (1280, 720), "9:16": (720, 1280)}
 _STATUS = {
     Phase.QUEUED: "pending",
@@ -154,6 +158,33 @@ class Unified(Dialect):
         if status == 429:
             error["fallback_suggestion"] = "retry after 60 seconds"
         return {"error": error}
+
+    def check_callback(self, field: str, url: str, *, allow_loopback: bool) -> None:
+        """The document: HTTPS only, no internal addresses, at most 2048 characters.
+
+        ``allow_loopback`` excuses a loopback receiver (``127.0.0.0/8``, ``::1``,
+        ``localhost``) from the first two, as a test's or a local bot's receiver
+        there has no certificate; every other address keeps the documented rules.
+        """
+        if len(url) > MAX_CALLBACK_URL:
+            message = f"{field}: must be at most {MAX_CALLBACK_URL} characters"
+            raise Invalid(field, message)
+        parsed = yarl.URL(url)  # Fields.url checked it is an absolute http(s) URL
+        host = parsed.host or ""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            loopback = internal = host == "localhost" or host.endswith(".localhost")
+        else:
+            loopback = address.is_loopback
+            internal = address.is_private or loopback or address.is_link_local
+        if allow_loopback and loopback:
+            return
+        if parsed.scheme != "https":
+            raise Invalid(field, f"{field}: only https callback URLs are allowed")
+        if internal:
+            message = f"{field}: callbacks to internal addresses are refused"
+            raise Invalid(field, message)
 
     def not_found(self, task_id: str) -> dict[str, Any]:
         return self.error(404, f"Task {task_id} not found", code="resource_not_found")

@@ -8,7 +8,8 @@ orientation portrait|landscape, prompt, size small|large, an integer duration
 failed (``cancelled`` never happens here), ``progress`` as the string ``"0"`` while
 waiting and an int once processing, ``video_url``/``url`` when done and
 ``detail.failure_reason`` when failed. Errors use new-api's ``{"error": {...}}``.
-``large`` and 25 s are sora-2-pro only, like hd elsewhere.
+``large`` and 25 s are sora-2-pro only, like hd elsewhere (and, like hd, ``large``
+is accepted at 25 s but has no effect there).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ class VideoCreate(Dialect):
             raise Invalid("size", f"size: large is only available with {PRO_MODEL}")
         if urls:
             options |= Option.IMAGE
-        width, height = _SIZES[(orientation, size)]
+        # At 25 s, as with hd elsewhere, large has no effect: a standard render.
+        width, height = _SIZES[(orientation, "small" if seconds == 25 else size)]
         return Draft(
             prompt=prompt,
             model=model,
