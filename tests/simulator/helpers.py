@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from bot.simulator import Simulator
+
 
 async def poll(
     client: httpx.AsyncClient,
@@ -89,12 +91,53 @@ async def create_task(
     client: httpx.AsyncClient, dialect: str, prompt: str = "p", **headers: str
 ) -> httpx.Response:
     """POST a valid create request of ``dialect`` with ``prompt``."""
-    path, body = CREATE_BODIES[dialect]
-    body = {**body, "prompt": prompt}
+    _, body = CREATE_BODIES[dialect]
+    return await post_create(client, dialect, {**body, "prompt": prompt}, **headers)
+
+
+async def post_create(
+    client: httpx.AsyncClient,
+    dialect: str,
+    body: dict[str, Any],
+    files: dict[str, tuple[str, bytes, str]] | None = None,
+    **headers: str,
+) -> httpx.Response:
+    """POST ``body`` to ``dialect``'s create route: JSON, or for ``openai`` a
+    multipart form of text parts plus ``files``."""
+    path, _ = CREATE_BODIES[dialect]
     if dialect == "openai":
-        parts = {name: (None, value) for name, value in body.items()}
-        return await client.post(path, files=parts, headers=headers)
+        parts: dict[str, Any] = {name: (None, value) for name, value in body.items()}
+        return await client.post(
+            path, files={**parts, **(files or {})}, headers=headers
+        )
     return await client.post(path, json=body, headers=headers)
+
+
+def assert_refused(
+    sim: Simulator, dialect: str, response: httpx.Response, field: str
+) -> None:
+    """A 400 in ``dialect``'s own error shape naming ``field``, and no task made."""
+    assert response.status_code == 400, response.text
+    answer = response.json()
+    if dialect == "sora":
+        # new-api's task envelope has no parameter slot: the message names it.
+        assert answer["data"] is None
+        assert answer["code"] != "success"
+        message = answer["message"]
+    else:
+        error = answer["error"]
+        assert error["param"] == field
+        message = error["message"]
+        kinds = {
+            "v2": "new_api_error",
+            "video-create": "new_api_error",
+            "unified": "invalid_request_error",
+            "openai": "invalid_request_error",
+        }
+        assert error["type"] == kinds[dialect]
+    assert field in message
+    assert sim.requests[-1].status == 400
+    assert sim.requests[-1].task_id is None
 
 
 def task_id_of(dialect: str, created: dict[str, Any]) -> str:

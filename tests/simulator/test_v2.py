@@ -10,7 +10,13 @@ import pytest
 
 from bot.simulator import Simulator, sample_video
 from tests.fakes.provider import ImageHost, image_bytes
-from tests.simulator.helpers import Receiver, poll, wait_for
+from tests.simulator.helpers import (
+    Receiver,
+    assert_refused,
+    poll,
+    post_create,
+    wait_for,
+)
 
 BODY: dict[str, Any] = {
     "prompt": "make animate",
@@ -78,19 +84,13 @@ async def test_unreachable_image_is_refused(
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"duration": 10}, "duration"),
         ({"duration": "12"}, "duration"),
-        ({"duration": "25"}, "duration"),
-        ({"hd": True}, "hd"),
-        ({"hd": "false"}, "hd"),
         ({"model": "sora-3"}, "model"),
         ({"model": None}, "model"),
         ({"prompt": ""}, "prompt"),
-        ({"aspect_ratio": "1:1"}, "aspect_ratio"),
         ({"private": 1}, "private"),
         ({"images": "http://x/y.png"}, "images"),
         ({"notify_hook": "not a url"}, "notify_hook"),
-        ({"seconds": "10"}, "seconds"),
     ],
 )
 async def test_invalid_bodies_get_400_naming_the_field(
@@ -105,14 +105,6 @@ async def test_invalid_bodies_get_400_naming_the_field(
     assert error["param"] == field
     assert field in error["message"]
     assert sim.requests[0].task_id is None
-
-
-async def test_pro_takes_25_seconds_and_hd(client: httpx.AsyncClient) -> None:
-    body = {**BODY, "model": "sora-2-pro", "duration": "25", "hd": True}
-
-    response = await client.post("/v2/videos/generations", json=body)
-
-    assert response.status_code == 200
 
 
 async def test_unknown_task_is_404_task_not_exist(client: httpx.AsyncClient) -> None:
@@ -154,3 +146,131 @@ async def test_notify_hook_gets_the_final_status_answer(sim: Simulator) -> None:
     assert headers["Content-Type"] == "application/json"
     assert json.loads(raw) == final.json()
     assert json.loads(raw)["status"] == "SUCCESS"
+
+
+# --- document 000, field by field ----------------------------------------------------
+
+
+async def test_v2_accepts_every_documented_field_and_records_them(
+    sim: Simulator, client: httpx.AsyncClient, images: ImageHost
+) -> None:
+    url = images.publish(image_bytes(1024, 1792))
+    body = {
+        "prompt": "make animate",
+        "model": "sora-2-pro",
+        "aspect_ratio": "9:16",
+        "hd": True,
+        "duration": "15",
+        "notify_hook": "https://bot.example.com/callbacks/x",
+        "watermark": True,
+        "private": True,
+        "images": [url],
+    }
+
+    response = await post_create(client, "v2", body)
+
+    assert response.status_code == 200, response.text
+    assert sim.requests[-1].body == body
+    assert sim.requests[-1].task_id == response.json()["task_id"]
+
+
+@pytest.mark.parametrize("duration", ["10", "15"])
+async def test_v2_accepts_10_and_15_seconds_on_sora_2(
+    client: httpx.AsyncClient, duration: str
+) -> None:
+    response = await post_create(client, "v2", {**BODY, "duration": duration})
+
+    assert response.status_code == 200, response.text
+
+
+async def test_v2_accepts_hd_at_25_seconds_where_it_has_no_effect(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {**BODY, "model": "sora-2-pro", "duration": "25", "hd": True}
+
+    response = await post_create(client, "v2", body)
+
+    assert response.status_code == 200, response.text
+
+
+async def test_v2_refuses_a_missing_prompt(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    body = {k: v for k, v in BODY.items() if k != "prompt"}
+
+    assert_refused(sim, "v2", await post_create(client, "v2", body), "prompt")
+
+
+async def test_v2_refuses_a_missing_model(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    body = {k: v for k, v in BODY.items() if k != "model"}
+
+    assert_refused(sim, "v2", await post_create(client, "v2", body), "model")
+
+
+async def test_v2_refuses_a_model_outside_its_enum(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "v2", {**BODY, "model": "turbo"})
+
+    assert_refused(sim, "v2", response, "model")
+
+
+async def test_v2_refuses_aspect_ratio_1_1(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "v2", {**BODY, "aspect_ratio": "1:1"})
+
+    assert_refused(sim, "v2", response, "aspect_ratio")
+
+
+async def test_v2_refuses_hd_without_sora_2_pro(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "v2", {**BODY, "hd": True})
+
+    assert_refused(sim, "v2", response, "hd")
+
+
+async def test_v2_refuses_25_seconds_without_sora_2_pro(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "v2", {**BODY, "duration": "25"})
+
+    assert_refused(sim, "v2", response, "duration")
+    assert "sora-2-pro" in response.json()["error"]["message"]
+
+
+async def test_v2_refuses_duration_as_a_number(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "v2", {**BODY, "duration": 15})
+
+    assert_refused(sim, "v2", response, "duration")
+
+
+async def test_v2_refuses_a_duration_outside_10_15_25(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "v2", {**BODY, "duration": "5"})
+
+    assert_refused(sim, "v2", response, "duration")
+
+
+@pytest.mark.parametrize("field", ["hd", "watermark", "private"])
+async def test_v2_refuses_its_booleans_as_strings(
+    sim: Simulator, client: httpx.AsyncClient, field: str
+) -> None:
+    response = await post_create(client, "v2", {**BODY, field: "true"})
+
+    assert_refused(sim, "v2", response, field)
+
+
+@pytest.mark.parametrize("field", ["seconds", "size", "style", "remove_watermark"])
+async def test_v2_refuses_fields_its_document_lacks(
+    sim: Simulator, client: httpx.AsyncClient, field: str
+) -> None:
+    response = await post_create(client, "v2", {**BODY, field: "x"})
+
+    assert_refused(sim, "v2", response, field)
