@@ -6,24 +6,28 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
 
 import httpx
 import pytest
 
 from bot.simulator import FileRecord, Simulator, sample_video
 from tests.fakes.provider import image_bytes, running_simulator
-from tests.simulator.helpers import Receiver, poll, wait_for
+from tests.simulator.helpers import (
+    Receiver,
+    assert_refused,
+    poll,
+    post_create,
+    wait_for,
+)
 
 FORM = {"model": "sora-2", "prompt": "a corgi surfing", "size": "1280x720"}
 
 
 async def create(
-    client: httpx.AsyncClient, form: dict[str, str], **files: Any
+    client: httpx.AsyncClient, form: dict[str, str], **files: tuple[str, bytes, str]
 ) -> httpx.Response:
     """Always multipart, as relays require (bare ``data=`` is sent urlencoded)."""
-    parts = {name: (None, value) for name, value in form.items()}
-    return await client.post("/v1/videos", files={**parts, **files})
+    return await post_create(client, "openai", form, files)
 
 
 async def test_text_to_video_runs_queued_to_completed_and_serves_the_mp4(
@@ -108,8 +112,6 @@ async def test_reference_image_of_another_size_is_refused(
         ({"model": "sora-3", "prompt": "x"}, "model"),
         ({"model": "sora-2", "prompt": "x", "size": "1920x1080"}, "size"),
         ({"model": "sora-2", "prompt": "x", "seconds": "20"}, "seconds"),
-        ({"model": "sora-2", "prompt": "x", "seconds": "25"}, "seconds"),
-        ({"model": "sora-2", "prompt": "x", "size": "1792x1024"}, "size"),
         ({"model": "sora-2", "prompt": "x", "watermark": "yes"}, "watermark"),
         ({"model": "sora-2", "prompt": "x", "duration": "10"}, "duration"),
         ({"model": "sora-2", "prompt": "x", "input_reference": "http://a/b.png"},
@@ -126,17 +128,6 @@ async def test_bad_forms_are_refused_naming_the_field(
     assert error["param"] == field
     assert field in error["message"]
     assert error["type"] == "invalid_request_error"
-
-
-async def test_pro_model_takes_25_seconds_and_the_large_sizes(
-    client: httpx.AsyncClient,
-) -> None:
-    form = {**FORM, "model": "sora-2-pro", "size": "1024x1792", "seconds": "25"}
-
-    response = await create(client, form)
-
-    assert response.status_code == 200
-    assert response.json()["size"] == "1024x1792"
 
 
 async def test_bodies_other_than_multipart_are_refused(
@@ -249,3 +240,118 @@ async def test_failed_video_sends_a_video_failed_webhook_with_a_raw_secret() -> 
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
     digest = hmac.new(b"plain-secret", signed, hashlib.sha256).digest()
     assert headers["webhook-signature"] == "v1," + base64.b64encode(digest).decode()
+
+
+# --- document 003, field by field ----------------------------------------------------
+
+
+async def test_openai_accepts_every_documented_field_and_records_them(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    image = image_bytes(1024, 1792)
+    form = {
+        "model": "sora-2-pro",
+        "prompt": "a corgi surfing",
+        "size": "1024x1792",
+        "seconds": "15",
+        "watermark": "true",
+    }
+    files = {"input_reference": ("ref.png", image, "image/png")}
+
+    response = await post_create(client, "openai", form, files)
+
+    assert response.status_code == 200, response.text
+    video = response.json()
+    assert (video["model"], video["size"], video["seconds"]) == (
+        "sora-2-pro",
+        "1024x1792",
+        "15",
+    )
+    recorded = sim.requests[-1].body
+    assert {k: v for k, v in recorded.items() if k != "input_reference"} == form
+    assert recorded["input_reference"].sha256 == hashlib.sha256(image).hexdigest()
+
+
+@pytest.mark.parametrize("size", ["1280x720", "720x1280"])
+async def test_openai_accepts_the_standard_sizes_on_sora_2(
+    client: httpx.AsyncClient, size: str
+) -> None:
+    response = await post_create(client, "openai", {**FORM, "size": size})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["size"] == size
+
+
+@pytest.mark.parametrize("size", ["1280x720", "720x1280", "1792x1024", "1024x1792"])
+async def test_openai_accepts_all_four_sizes_on_sora_2_pro(
+    client: httpx.AsyncClient, size: str
+) -> None:
+    form = {**FORM, "model": "sora-2-pro", "size": size}
+
+    response = await post_create(client, "openai", form)
+
+    assert response.status_code == 200, response.text
+
+
+async def test_openai_defaults_to_720x1280_and_4_seconds(
+    client: httpx.AsyncClient,
+) -> None:
+    form = {"model": "sora-2", "prompt": "a corgi surfing"}
+
+    video = (await post_create(client, "openai", form)).json()
+
+    assert (video["size"], video["seconds"]) == ("720x1280", "4")
+
+
+async def test_openai_refuses_private_field(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "openai", {**FORM, "private": "true"})
+
+    assert_refused(sim, "openai", response, "private")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("hd", "true"),
+        ("duration", "10"),
+        ("aspect_ratio", "16:9"),
+        ("style", "natural"),
+        ("remove_watermark", "false"),
+    ],
+)
+async def test_openai_refuses_fields_its_document_lacks(
+    sim: Simulator, client: httpx.AsyncClient, field: str, value: str
+) -> None:
+    response = await post_create(client, "openai", {**FORM, field: value})
+
+    assert_refused(sim, "openai", response, field)
+
+
+@pytest.mark.parametrize("size", ["1792x1024", "1024x1792"])
+async def test_openai_refuses_the_large_sizes_without_sora_2_pro(
+    sim: Simulator, client: httpx.AsyncClient, size: str
+) -> None:
+    response = await post_create(client, "openai", {**FORM, "size": size})
+
+    assert_refused(sim, "openai", response, "size")
+    assert "sora-2-pro" in response.json()["error"]["message"]
+
+
+async def test_openai_refuses_25_seconds_without_sora_2_pro(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "openai", {**FORM, "seconds": "25"})
+
+    assert_refused(sim, "openai", response, "seconds")
+
+
+async def test_openai_refuses_seconds_as_a_file_part(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    files = {"seconds": ("seconds.txt", b"10", "text/plain")}
+
+    response = await post_create(client, "openai", FORM, files)
+
+    assert_refused(sim, "openai", response, "seconds")

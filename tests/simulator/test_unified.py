@@ -10,7 +10,13 @@ import pytest
 
 from bot.simulator import Simulator, sample_video
 from tests.fakes.provider import ImageHost, image_bytes, running_simulator
-from tests.simulator.helpers import Receiver, poll, wait_for
+from tests.simulator.helpers import (
+    Receiver,
+    assert_refused,
+    poll,
+    post_create,
+    wait_for,
+)
 
 BODY: dict[str, Any] = {
     "model": "sora-2",
@@ -50,13 +56,9 @@ async def test_task_object_goes_pending_processing_completed(
     ("change", "field"),
     [
         ({"duration": "10"}, "duration"),
-        ({"duration": 25}, "duration"),
-        ({"prompt": "x" * 1001}, "prompt"),
         ({"aspect_ratio": "4:3"}, "aspect_ratio"),
-        ({"image_urls": ["http://a/1.png", "http://a/2.png"]}, "image_urls"),
         ({"remove_watermark": "true"}, "remove_watermark"),
         ({"callback_url": 5}, "callback_url"),
-        ({"hd": True}, "hd"),
     ],
 )
 async def test_invalid_bodies_get_400_with_param(
@@ -185,3 +187,128 @@ async def test_without_loopback_leave_the_documented_callback_rules_apply(
 
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "callback_url"
+
+
+# --- document 002, field by field ----------------------------------------------------
+
+
+async def test_unified_accepts_every_documented_field_and_records_them(
+    sim: Simulator, client: httpx.AsyncClient, images: ImageHost
+) -> None:
+    url = images.publish(image_bytes(720, 1280, "JPEG"), "image/jpeg", "ref.jpg")
+    body = {
+        "model": "sora-2-pro",
+        "prompt": "x" * 1000,
+        "aspect_ratio": "16:9",
+        "image_urls": [url],
+        "remove_watermark": False,
+        "duration": 10,
+        "callback_url": "https://bot.example.com/callbacks/x",
+    }
+
+    response = await post_create(client, "unified", body)
+
+    assert response.status_code == 200, response.text
+    assert sim.requests[-1].body == body
+    assert sim.requests[-1].task_id == response.json()["id"]
+
+
+@pytest.mark.parametrize("duration", [10, 15])
+async def test_unified_accepts_10_and_15_seconds(
+    client: httpx.AsyncClient, duration: int
+) -> None:
+    response = await post_create(client, "unified", {**BODY, "duration": duration})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["task_info"]["video_duration"] == duration
+
+
+async def test_unified_refuses_25_seconds_even_with_sora_2_pro(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    body = {**BODY, "model": "sora-2-pro", "duration": 25}
+
+    assert_refused(
+        sim, "unified", await post_create(client, "unified", body), "duration"
+    )
+
+
+async def test_unified_refuses_a_prompt_over_1000_characters(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    body = {**BODY, "prompt": "x" * 1001}
+
+    assert_refused(sim, "unified", await post_create(client, "unified", body), "prompt")
+
+
+async def test_unified_refuses_two_image_urls(
+    sim: Simulator, client: httpx.AsyncClient, images: ImageHost
+) -> None:
+    urls = [images.publish(image_bytes(720, 1280)) for _ in range(2)]
+    body = {**BODY, "image_urls": urls}
+
+    response = await post_create(client, "unified", body)
+
+    assert_refused(sim, "unified", response, "image_urls")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("private", True),
+        ("hd", True),
+        ("watermark", False),
+        ("images", []),
+        ("seconds", "10"),
+        ("style", "natural"),
+    ],
+)
+async def test_unified_refuses_fields_its_document_lacks(
+    sim: Simulator, client: httpx.AsyncClient, field: str, value: object
+) -> None:
+    response = await post_create(client, "unified", {**BODY, field: value})
+
+    assert_refused(sim, "unified", response, field)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://bot.example.com/callbacks/x",
+        "https://10.1.2.3/hook",
+        "https://192.168.1.5/hook",
+        "https://172.16.0.1/hook",
+        "https://169.254.169.254/hook",
+    ],
+)
+async def test_unified_refuses_http_and_internal_callbacks_even_with_loopback_leave(
+    sim: Simulator, client: httpx.AsyncClient, url: str
+) -> None:
+    assert sim.allow_loopback_callbacks
+    body = {**BODY, "callback_url": url}
+
+    response = await post_create(client, "unified", body)
+
+    assert_refused(sim, "unified", response, "callback_url")
+
+
+async def test_unified_refuses_a_callback_url_over_2048_characters(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    url = "https://bot.example.com/" + "x" * 2030
+    body = {**BODY, "callback_url": url}
+
+    response = await post_create(client, "unified", body)
+
+    assert_refused(sim, "unified", response, "callback_url")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/hook", "http://localhost:9/hook", "http://[::1]:9/h"]
+)
+async def test_unified_loopback_leave_takes_plain_http_to_loopback(
+    client: httpx.AsyncClient, url: str
+) -> None:
+    response = await post_create(client, "unified", {**BODY, "callback_url": url})
+
+    assert response.status_code == 200, response.text

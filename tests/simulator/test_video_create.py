@@ -9,7 +9,7 @@ import pytest
 
 from bot.simulator import Simulator, sample_video
 from tests.fakes.provider import ImageHost, image_bytes
-from tests.simulator.helpers import poll
+from tests.simulator.helpers import assert_refused, poll, post_create
 
 BODY: dict[str, Any] = {
     "images": [],
@@ -77,11 +77,8 @@ async def test_images_are_fetched(
     ("change", "field"),
     [
         ({"images": None}, "images"),
-        ({"orientation": "square"}, "orientation"),
         ({"size": "large"}, "size"),
         ({"duration": "10"}, "duration"),
-        ({"duration": 25}, "duration"),
-        ({"style": "noir"}, "style"),
         ({"storyboard": "yes"}, "storyboard"),
         ({"model": "veo3"}, "model"),
     ],
@@ -95,19 +92,6 @@ async def test_invalid_bodies_get_400(
 
     assert response.status_code == 400
     assert response.json()["error"]["param"] == field
-
-
-async def test_pro_takes_large_25_seconds_and_a_style(
-    client: httpx.AsyncClient,
-) -> None:
-    body = {**BODY, "model": "sora-2-pro", "size": "large", "duration": 25}
-
-    response = await client.post(
-        "/v1/video/create", json={**body, "style": "anime", "storyboard": True}
-    )
-
-    assert response.status_code == 200
-    assert response.json()["id"].startswith("sora-2-pro:task_")
 
 
 async def test_failure_has_detail_failure_reason(
@@ -131,3 +115,126 @@ async def test_missing_or_unknown_id(client: httpx.AsyncClient) -> None:
     assert missing.json()["error"]["param"] == "id"
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "task_not_exist"
+
+
+# --- document 004, field by field ----------------------------------------------------
+
+STYLES = ["thanksgiving", "comic", "news", "selfie", "nostalgic", "anime"]
+
+
+async def test_video_create_accepts_every_documented_field_and_records_them(
+    sim: Simulator, client: httpx.AsyncClient, images: ImageHost
+) -> None:
+    url = images.publish(image_bytes(1024, 1792))
+    body = {
+        "images": [url],
+        "model": "sora-2-pro",
+        "orientation": "portrait",
+        "prompt": "make animate",
+        "size": "large",
+        "duration": 15,
+        "watermark": True,
+        "private": True,
+        "style": "comic",
+        "storyboard": True,
+    }
+
+    response = await post_create(client, "video-create", body)
+
+    assert response.status_code == 200, response.text
+    assert sim.requests[-1].body == body
+    answer = (await client.get(query_url(response.json()["id"]))).json()
+    assert answer["size"] == "large"
+
+
+@pytest.mark.parametrize("style", STYLES)
+async def test_video_create_accepts_each_documented_style(
+    client: httpx.AsyncClient, style: str
+) -> None:
+    response = await post_create(client, "video-create", {**BODY, "style": style})
+
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("duration", [10, 15])
+async def test_video_create_accepts_10_and_15_seconds_on_sora_2(
+    client: httpx.AsyncClient, duration: int
+) -> None:
+    body = {**BODY, "duration": duration}
+
+    response = await post_create(client, "video-create", body)
+
+    assert response.status_code == 200, response.text
+
+
+async def test_video_create_accepts_large_at_25_seconds_where_it_has_no_effect(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {**BODY, "model": "sora-2-pro", "size": "large", "duration": 25}
+
+    response = await post_create(client, "video-create", body)
+
+    assert response.status_code == 200, response.text
+    answer = (await client.get(query_url(response.json()["id"]))).json()
+    assert answer["size"] == "small"
+
+
+async def test_video_create_refuses_25_seconds_without_sora_2_pro(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "video-create", {**BODY, "duration": 25})
+
+    assert_refused(sim, "video-create", response, "duration")
+    assert "sora-2-pro" in response.json()["error"]["message"]
+
+
+async def test_video_create_refuses_a_duration_outside_10_15_25(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "video-create", {**BODY, "duration": 20})
+
+    assert_refused(sim, "video-create", response, "duration")
+
+
+async def test_video_create_refuses_a_style_outside_the_six(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "video-create", {**BODY, "style": "natural"})
+
+    assert_refused(sim, "video-create", response, "style")
+
+
+async def test_video_create_refuses_orientation_square(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    body = {**BODY, "orientation": "square"}
+
+    response = await post_create(client, "video-create", body)
+
+    assert_refused(sim, "video-create", response, "orientation")
+
+
+async def test_video_create_refuses_a_size_other_than_small_or_large(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    response = await post_create(client, "video-create", {**BODY, "size": "720p"})
+
+    assert_refused(sim, "video-create", response, "size")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("hd", True),
+        ("aspect_ratio", "9:16"),
+        ("seconds", 10),
+        ("remove_watermark", False),
+        ("image_urls", []),
+    ],
+)
+async def test_video_create_refuses_fields_its_document_lacks(
+    sim: Simulator, client: httpx.AsyncClient, field: str, value: object
+) -> None:
+    response = await post_create(client, "video-create", {**BODY, field: value})
+
+    assert_refused(sim, "video-create", response, field)
