@@ -113,6 +113,15 @@ async def post_create(
     return await client.post(path, json=body, headers=headers)
 
 
+def assert_accepted(
+    sim: Simulator, dialect: str, response: httpx.Response, body: dict[str, Any]
+) -> None:
+    """A created task, and ``body`` recorded exactly as sent."""
+    assert response.status_code == 200, response.text
+    assert sim.requests[-1].body == body
+    assert sim.requests[-1].task_id == task_id_of(dialect, response.json())
+
+
 def assert_refused(
     sim: Simulator, dialect: str, response: httpx.Response, field: str
 ) -> None:

@@ -12,6 +12,7 @@ from bot.simulator import Simulator, sample_video
 from tests.fakes.provider import ImageHost, image_bytes, running_simulator
 from tests.simulator.helpers import (
     Receiver,
+    assert_accepted,
     assert_refused,
     poll,
     post_create,
@@ -212,9 +213,7 @@ async def test_sora_accepts_every_documented_field_and_records_them(
 
     response = await post_create(client, "sora", body)
 
-    assert response.status_code == 200, response.text
-    assert sim.requests[-1].body == body
-    assert sim.requests[-1].task_id == response.json()["data"]
+    assert_accepted(sim, "sora", response, body)
 
 
 async def test_sora_accepts_n_frames_150_as_a_5_second_video(

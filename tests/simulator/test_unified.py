@@ -12,6 +12,7 @@ from bot.simulator import Simulator, sample_video
 from tests.fakes.provider import ImageHost, image_bytes, running_simulator
 from tests.simulator.helpers import (
     Receiver,
+    assert_accepted,
     assert_refused,
     poll,
     post_create,
@@ -208,9 +209,7 @@ async def test_unified_accepts_every_documented_field_and_records_them(
 
     response = await post_create(client, "unified", body)
 
-    assert response.status_code == 200, response.text
-    assert sim.requests[-1].body == body
-    assert sim.requests[-1].task_id == response.json()["id"]
+    assert_accepted(sim, "unified", response, body)
 
 
 @pytest.mark.parametrize("duration", [10, 15])
