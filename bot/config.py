@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # Storage and the bot's own HTTP server
     database_url: str = Field(default="sqlite:///sorabot.db", alias="DATABASE_URL")
     media_dir: Path = Field(default=Path("media"), alias="MEDIA_DIR")
+    # A finished video larger than this is not downloaded (the disk is finite).
+    max_video_mb: int = Field(default=1024, gt=0, alias="MAX_VIDEO_MB")
     public_url: str | None = Field(default=None, alias="PUBLIC_URL")
     http_host: str = Field(default="127.0.0.1", alias="HTTP_HOST")
     http_port: int = Field(default=8080, alias="HTTP_PORT")

@@ -10,10 +10,13 @@
         ├── ProviderAuthError        401/403: the operator's key; never retried
         ├── ProviderQuotaError       402 or quota exhausted; never retried
         ├── ProviderRejected         400/422: the provider refused the request
+        │   └── ProviderModerated    ... under its content policy, at one stage
         ├── ProviderTaskUnknown      404 or "task_not_exist" for a task id
         ├── ProviderRateLimited      429; carries ``retry_after`` seconds
         ├── ProviderUnavailable      5xx, timeouts, connection errors; retried
-        └── ProviderProtocolError    an answer we could not make sense of
+        ├── ProviderProtocolError    an answer we could not make sense of
+        ├── ProviderURLRefused       a result link the bot will not fetch from
+        └── ProviderVideoTooLarge    a result bigger than MAX_VIDEO_MB
 
 ``user_message`` is always safe to show in a channel: it never contains a key, a URL
 with credentials, or raw provider JSON.
@@ -21,6 +24,7 @@ with credentials, or raw provider JSON.
 
 from __future__ import annotations
 
+from bot.models import FailureKind
 from bot.wording import Advice
 
 
@@ -54,7 +58,8 @@ class ProviderError(BotError):
     """The video API could not do what we asked.
 
     ``retryable`` says whether asking again later may work; ``field`` names the
-    request field a 400/422 complained about when the provider said so.
+    request field a 400/422 complained about when the provider said so;
+    ``reason`` is the provider's own words, already made safe to show.
     """
 
     retryable: bool = False
@@ -66,11 +71,13 @@ class ProviderError(BotError):
         status_code: int | None = None,
         code: str | None = None,
         field: str | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.field = field
+        self.reason = reason
 
     @property
     def user_message(self) -> str:
@@ -92,8 +99,25 @@ class ProviderQuotaError(ProviderError):
 class ProviderRejected(ProviderError):
     @property
     def user_message(self) -> str:
+        # The provider's words travel in ``reason``, quoted where they are shown.
         where = f" (field `{self.field}`)" if self.field else ""
-        return f"The video service refused the request{where}: {self}"
+        return f"The video service refused the request{where}."
+
+
+class ProviderModerated(ProviderRejected):
+    """A refusal under the content policy; ``stage`` says which check refused."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: FailureKind,
+        status_code: int | None = None,
+        code: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code, reason=reason)
+        self.stage = stage
 
 
 class ProviderTaskUnknown(ProviderError):
@@ -126,3 +150,42 @@ class ProviderProtocolError(ProviderError):
     @property
     def user_message(self) -> str:
         return "The video service sent an answer the bot could not understand."
+
+
+class ProviderURLRefused(ProviderError):
+    """The provider's link to the video is not one the bot fetches from.
+
+    The link is provider-supplied, so following it blindly would let a relay (or
+    whoever controls its CDN's DNS) make the bot read its own network: loopback,
+    private ranges, cloud metadata. Asking again would get the same link, so this
+    is never retried. ``str(e)`` says why, for the operator's log.
+    """
+
+    @property
+    def user_message(self) -> str:
+        return (
+            "The video service's link to the finished video points somewhere the "
+            "bot does not download from, so it was not fetched. An operator has "
+            "been told."
+        )
+
+
+class ProviderVideoTooLarge(ProviderError):
+    """The video is bigger than ``MAX_VIDEO_MB``: the download was stopped there.
+
+    A relay streaming without end must not fill the disk; the same link would
+    be as big next time, so this is never retried.
+    """
+
+    def __init__(self, limit_mb: int) -> None:
+        super().__init__(
+            f"The video download passed MAX_VIDEO_MB ({limit_mb} MB) and was stopped."
+        )
+        self.limit_mb = limit_mb
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"The finished video is larger than the {self.limit_mb} MB this bot "
+            "downloads, so it was not fetched."
+        )

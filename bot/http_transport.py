@@ -9,17 +9,28 @@ bot's shared client keeps httpx's API and hands the wire to aiohttp (already a
 dependency, through the bot's own HTTP server and both chat SDKs).
 
 aiohttp errors are mapped onto httpx's, so callers see the same exception tree.
+
+A request whose extensions carry ``PINNED_ADDRESSES`` (a provider-supplied video
+link, checked by ``bot.addresses.LinkGuard``) goes through a second session whose
+resolver answers only with those checked addresses, and whose connections are
+never reused: a DNS answer that changes between the check and the connect (DNS
+rebinding) cannot send the request anywhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import socket
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
 import httpx
 import yarl
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from bot.addresses import PINNED_ADDRESSES
 
 # Most specific first: the first match wins.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -34,6 +45,38 @@ _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     (aiohttp.ClientError, httpx.NetworkError),
 )
 CHUNK_SIZE = 64 * 1024
+
+# The (host, addresses) the request being connected was checked for. aiohttp
+# resolves inside the task that sends the request, so a context variable reaches
+# the resolver without a lock or a per-request connector.
+_PINNED: ContextVar[tuple[str, Sequence[str]] | None] = ContextVar(
+    "sorabot_pinned", default=None
+)
+
+
+class _PinnedResolver(AbstractResolver):
+    """Answers only with the addresses checked for this request's host."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        pinned = _PINNED.get()
+        if pinned is None or pinned[0] != host.lower():
+            raise OSError(f"{host} was not checked before connecting")
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            }
+            for address in pinned[1]
+        ]
+
+    async def close(self) -> None:
+        """Nothing to release."""
 
 
 @contextmanager
@@ -70,21 +113,31 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, limits: httpx.Limits) -> None:
         self._limits = limits
         self._session: aiohttp.ClientSession | None = None
+        self._pinned_session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         # Created inside the running loop (aiohttp binds to it), on first use.
-        connector = aiohttp.TCPConnector(
-            limit=self._limits.max_connections or 0,
-            keepalive_timeout=self._limits.keepalive_expiry or 15.0,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,  # httpx decodes Content-Encoding itself
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
-            cookie_jar=aiohttp.DummyCookieJar(),  # httpx's client owns cookies
+        self._session = _session(
+            aiohttp.TCPConnector(
+                limit=self._limits.max_connections or 0,
+                keepalive_timeout=self._limits.keepalive_expiry or 15.0,
+            )
         )
         return self._session
+
+    def _open_pinned(self) -> aiohttp.ClientSession:
+        # One video download per task: a fresh connection each costs nothing
+        # that matters, and a pooled one could outlive the check it was made for.
+        self._pinned_session = _session(
+            aiohttp.TCPConnector(
+                limit=self._limits.max_connections or 0,
+                resolver=_PinnedResolver(),
+                use_dns_cache=False,
+                force_close=True,
+            )
+        )
+        return self._pinned_session
 
     def _timeout(self, timeouts: dict[str, float | None]) -> aiohttp.ClientTimeout:
         # Every request of a client carries the same timeouts: build them once.
@@ -97,7 +150,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return timeout
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self._session or self._open()
+        pinned = request.extensions.get(PINNED_ADDRESSES)
+        if pinned is None:
+            return await self._send(self._session or self._open(), request)
+        token = _PINNED.set(pinned)
+        try:
+            return await self._send(
+                self._pinned_session or self._open_pinned(), request
+            )
+        finally:
+            _PINNED.reset(token)
+
+    async def _send(
+        self, session: aiohttp.ClientSession, request: httpx.Request
+    ) -> httpx.Response:
         timeout = self._timeout(request.extensions.get("timeout", {}))
         # Bodies here are small JSON or a multipart form around one image of at
         # most 10 MB: reading them whole lets aiohttp send a Content-Length rather
@@ -144,9 +210,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        sessions = (self._session, self._pinned_session)
+        self._session = self._pinned_session = None
+        for session in sessions:
+            if session is not None:
+                await session.close()
+
+
+def _session(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=False,  # httpx decodes Content-Encoding itself
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+        cookie_jar=aiohttp.DummyCookieJar(),  # httpx's client owns cookies
+    )
 
 
 class _NoCookies(httpx.Cookies):

@@ -169,13 +169,21 @@ class FailureKind(StrEnum):
 
 
 class Failure(BaseModel):
-    """A failure explained in plain words; ``message`` is safe to show the user."""
+    """A failure explained in plain words; ``message`` is safe to show the user.
+
+    ``message`` is the bot's own sentence; ``provider_reason`` is what the video
+    service said, kept in its words (moderators and members need both, and relays
+    word their refusals more precisely than any category) but made safe: one line,
+    links and key-shaped strings redacted, cut at about 300 characters. Adapters
+    still escape it for their platform, as they do any outside text.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     kind: FailureKind
     message: str
     provider_code: str | None = None
+    provider_reason: str | None = None
 
 
 class ProviderState(StrEnum):

@@ -6,6 +6,7 @@ around these pieces, so the wording is decided once and tested once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.models import (
@@ -37,8 +38,9 @@ _STATE_LABELS: dict[TaskState, str] = {
     TaskState.DELIVERED: "Done",
 }
 
-# Moderation and time-outs get fixed sentences: the provider's own wording is often
-# terse or in another language, and the user mostly needs to know what to change.
+# Moderation and time-outs get fixed sentences naming the stage in plain words;
+# the provider's own wording (often terse, sometimes in another language) follows
+# them, quoted, when there is one.
 _FAILURE_TEXT: dict[FailureKind, str] = {
     FailureKind.MODERATION_PROMPT: (
         "The video service refused the prompt under its content policy. "
@@ -49,16 +51,15 @@ _FAILURE_TEXT: dict[FailureKind, str] = {
         "(photos of real people are often refused). Try another image."
     ),
     FailureKind.MODERATION_OUTPUT: (
-        "The finished video was blocked by the video service's review after it "
-        "was generated. Try a different prompt."
+        "The finished video did not pass the video service's content review. "
+        "Try a different prompt."
     ),
     FailureKind.MODERATION: (
         "The video service refused this request under its content policy. "
         "Try a different prompt or image."
     ),
     FailureKind.TIMEOUT: (
-        "The video service took too long to make this video, so the bot gave up. "
-        "Try again later."
+        "The video service took too long to make this video. Try again later."
     ),
 }
 
@@ -70,6 +71,10 @@ _FAILURE_FALLBACK: dict[FailureKind, str] = {
     FailureKind.PROVIDER_ERROR: "The video service could not make this video.",
     FailureKind.DELIVERY: "The video was made but could not be posted here.",
 }
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 def settings_summary(request: GenerationRequest) -> str:
@@ -173,9 +178,23 @@ def oversized_video_text(
     )
 
 
-def failure_text(failure: Failure) -> str:
-    """Why there is no video, in plain words, without raw provider output."""
-    fixed = _FAILURE_TEXT.get(failure.kind)
-    if fixed is not None:
-        return fixed
-    return failure.message.strip() or _FAILURE_FALLBACK[failure.kind]
+def stage_sentence(kind: FailureKind) -> str | None:
+    """The fixed sentence for a moderation stage or a time-out, else ``None``."""
+    return _FAILURE_TEXT.get(kind)
+
+
+def failure_text(failure: Failure, escape: Callable[[str], str] = _as_is) -> str:
+    """Why there is no video: the stage in plain words, then the provider's words.
+
+    ``escape`` is the platform's escaping for outside text; it is applied to the
+    provider's words only, because the bot's own sentences carry the markup they
+    mean (a field name in backticks).
+    """
+    text = (
+        _FAILURE_TEXT.get(failure.kind)
+        or failure.message.strip()
+        or _FAILURE_FALLBACK[failure.kind]
+    )
+    if failure.provider_reason:
+        text += f' The video service said: "{escape(failure.provider_reason)}"'
+    return text

@@ -34,7 +34,7 @@ from bot.http_transport import AiohttpTransport, CookielessClient
 from bot.imaging import prepare_image
 from bot.media import MediaHost
 from bot.ports import TaskStore, VideoProvider
-from bot.providers import make_provider
+from bot.providers import FetchRules, make_provider
 from bot.service import VideoService
 from bot.simulator import Simulator
 from bot.store import SqliteTaskStore
@@ -162,6 +162,7 @@ class Runtime:
             base_url=base_url,
             api_key=None if api_key is None else api_key.get_secret_value(),
             client=self.http_client,
+            fetch=FetchRules(max_video_mb=settings.max_video_mb),
         )
         self.tracker = Tracker(
             self.store,

@@ -25,6 +25,7 @@ from bot.errors import (
     ConfigError,
     ProviderAuthError,
     ProviderError,
+    ProviderModerated,
     ProviderProtocolError,
     ProviderQuotaError,
     ProviderRateLimited,
@@ -475,8 +476,13 @@ class Tracker:
             )
             self._due_in(slot, delay)
             return None
+        kind = _failure_kind(exc)
         return Failure(
-            kind=_failure_kind(exc), message=exc.user_message, provider_code=exc.code
+            kind=kind,
+            message=exc.user_message,
+            provider_code=exc.code,
+            # The operator's key and account are no business of the channel's.
+            provider_reason=None if kind is FailureKind.PROVIDER_CONFIG else exc.reason,
         )
 
 
@@ -521,13 +527,16 @@ def _failure_kind(exc: ProviderError) -> FailureKind:
             else "account is out of credit or quota"
         )
         log.error(
-            "The video service says the bot's %s (HTTP %s, code %s). "
+            "The video service says the bot's %s (HTTP %s, code %s): %s. "
             "Check SORA_API_KEY and the provider account.",
             problem,
             getattr(exc, "status_code", None),
             getattr(exc, "code", None),
+            exc.reason or "no reason given",
         )
         return FailureKind.PROVIDER_CONFIG
+    if isinstance(exc, ProviderModerated):
+        return exc.stage
     if isinstance(exc, ProviderRejected):
         return FailureKind.INVALID_INPUT
     return FailureKind.PROVIDER_ERROR

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from aiohttp import web
 
 from bot.config import Settings
 from bot.store import SqliteTaskStore
@@ -32,6 +33,7 @@ _ENV_NAMES = (
     "HTTP_HOST",
     "HTTP_PORT",
     "MEDIA_DIR",
+    "MAX_VIDEO_MB",
     "POLL_INTERVAL",
     "TASK_DEADLINE",
     "USER_CONCURRENCY_LIMIT",
@@ -71,6 +73,25 @@ def make_settings(
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
+    """Start aiohttp apps on 127.0.0.1 (port 0); each call returns its base URL."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application) -> str:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        host, port = runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+    yield start
+    for runner in reversed(runners):
+        await runner.cleanup()
 
 
 @pytest.fixture

@@ -338,6 +338,11 @@ async def test_moderation_failure_exits_non_zero_with_a_plain_reason(
     assert task.failure.kind.value.startswith("moderation")
     last = result.stderr.strip().splitlines()[-1]
     assert last == f"Failed: {failure_text(task.failure)}"
+    assert "did not pass the video service's content review" in last
+    assert last.endswith(
+        'The video service said: "The generated video did not pass review '
+        '(output moderation)."'
+    )
     assert "{" not in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.mp4").exists()

@@ -95,9 +95,14 @@ def too_large_text(
     return f"<@{task.request.requester.user_id}> your video is ready. {reason}"
 
 
+def _inert(text: str) -> str:
+    """Outside words shown as typed: no markdown, nothing shaped like a mention."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
 def error_text(task: Task, failure: Failure) -> str:
-    """The failure, in plain words: never the provider's raw answer."""
+    """The failure in plain words, then the provider's own, quoted and inert."""
     return (
         f"<@{task.request.requester.user_id}> **No video this time.** "
-        f"{failure_text(failure)}"
+        f"{failure_text(failure, _inert)}"
     )

@@ -11,13 +11,14 @@ import httpx
 from bot.errors import ConfigError
 from bot.ports import VideoProvider
 from bot.providers._base import HTTPProvider
+from bot.providers._http import DEFAULT_FETCH, FetchRules
 from bot.providers.openai import OpenAIProvider
 from bot.providers.sora import SoraProvider
 from bot.providers.unified import UnifiedProvider
 from bot.providers.v2 import V2Provider
 from bot.providers.video_create import VideoCreateProvider
 
-__all__ = ["PROVIDERS", "HTTPProvider", "make_provider"]
+__all__ = ["PROVIDERS", "FetchRules", "HTTPProvider", "make_provider"]
 
 PROVIDERS: dict[str, type[HTTPProvider]] = {
     cls.dialect: cls
@@ -32,9 +33,15 @@ PROVIDERS: dict[str, type[HTTPProvider]] = {
 
 
 def make_provider(
-    dialect: str, *, base_url: str, api_key: str | None, client: httpx.AsyncClient
+    dialect: str,
+    *,
+    base_url: str,
+    api_key: str | None,
+    client: httpx.AsyncClient,
+    fetch: FetchRules = DEFAULT_FETCH,
 ) -> VideoProvider:
-    """The client for ``dialect`` (``SORA_API_DIALECT``) over the shared ``client``.
+    """The client for ``dialect`` (``SORA_API_DIALECT``) over the shared ``client``;
+    ``fetch`` says how its video links are downloaded (size cap, resolver).
 
     Raises ``ConfigError`` naming the known dialects when ``dialect`` is not one.
     """
@@ -45,4 +52,4 @@ def make_provider(
             f"SORA_API_DIALECT={dialect!r} is not a dialect this bot speaks; "
             f"use one of {known}."
         )
-    return cls(base_url=base_url, api_key=api_key, client=client)
+    return cls(base_url=base_url, api_key=api_key, client=client, fetch=fetch)

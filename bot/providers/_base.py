@@ -14,7 +14,7 @@ from bot.errors import ConfigError, ProviderProtocolError
 from bot.models import GenerationRequest, TaskStatus, VideoResult
 from bot.ports import ProviderFeatures, Submission
 from bot.providers import sizes
-from bot.providers._http import ProviderHTTP, decode
+from bot.providers._http import DEFAULT_FETCH, FetchRules, ProviderHTTP, decode
 
 
 class Created(BaseModel):
@@ -37,9 +37,14 @@ class HTTPProvider(ABC):
     features: ProviderFeatures
 
     def __init__(
-        self, *, base_url: str, api_key: str | None, client: httpx.AsyncClient
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        client: httpx.AsyncClient,
+        fetch: FetchRules = DEFAULT_FETCH,
     ) -> None:
-        self._http = ProviderHTTP(client, base_url, api_key)
+        self._http = ProviderHTTP(client, base_url, api_key, fetch)
 
     def output_size(self, request: GenerationRequest) -> tuple[int, int]:
         return sizes.output_size(self.dialect, request)

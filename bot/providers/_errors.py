@@ -1,9 +1,10 @@
 """HTTP error answers mapped to the ``ProviderError`` tree, the same for every dialect.
 
-400/422 name the refused field, 401/403 blame the operator's key, 402 and quota codes
-mean no credit, 404 or ``task_not_exist`` an unknown task, 429 carries Retry-After,
-and 408/5xx are retryable. Messages are the provider's words cut to one safe line:
-never raw JSON, never a key.
+400/422 name the refused field (or, when the words are a content-policy refusal, the
+moderation stage), 401/403 blame the operator's key, 402 and quota codes mean no
+credit, 404 or ``task_not_exist`` an unknown task, 429 carries Retry-After, and
+408/5xx and "out of capacity" codes are retryable. The provider's words go with the
+error as ``reason``, cut to one safe line: never raw JSON, never a key.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Collection, Mapping
 from bot.errors import (
     ProviderAuthError,
     ProviderError,
+    ProviderModerated,
     ProviderProtocolError,
     ProviderQuotaError,
     ProviderRateLimited,
@@ -24,7 +26,8 @@ from bot.errors import (
     ProviderTaskUnknown,
     ProviderUnavailable,
 )
-from bot.providers._failures import plain_reason
+from bot.models import FailureKind
+from bot.providers._failures import failure_kind, plain_reason
 from bot.providers._normalise import dig, text
 
 _QUOTA_CODES = frozenset(
@@ -34,6 +37,16 @@ _QUOTA_CODES = frozenset(
         "insufficient_user_quota",
         "insufficient_balance",
         "quota_exceeded",
+    }
+)
+# unified's relays out of capacity: a passing state, not the operator's credit.
+_CAPACITY_CODES = frozenset({"resource_exhausted", "service_unavailable"})
+_MODERATION_STAGES = frozenset(
+    {
+        FailureKind.MODERATION,
+        FailureKind.MODERATION_PROMPT,
+        FailureKind.MODERATION_IMAGE,
+        FailureKind.MODERATION_OUTPUT,
     }
 )
 _UNKNOWN_TASK_CODES = frozenset(
@@ -138,12 +151,14 @@ def error_for(
             "Check SORA_API_KEY.",
             status_code=status,
             code=code,
+            reason=said,
         )
     if status == 402 or known & _QUOTA_CODES:
         return ProviderQuotaError(
             f"The video service account is out of credit (HTTP {status}){detail}.",
             status_code=status,
             code=code,
+            reason=said,
         )
     if task_route and (status == 404 or known & _UNKNOWN_TASK_CODES):
         return ProviderTaskUnknown(
@@ -164,11 +179,21 @@ def error_for(
             retry_after=parse_retry_after(headers or {}, body),
             code=code,
         )
-    if status == 408 or status >= 500:
+    if status == 408 or status >= 500 or known & _CAPACITY_CODES:
         return ProviderUnavailable(
             f"The video service is unavailable (HTTP {status}){detail}.",
             status_code=status,
             code=code,
+            reason=said,
+        )
+    stage = failure_kind(raw_message, code)
+    if stage in _MODERATION_STAGES:
+        return ProviderModerated(
+            said or f"HTTP {status}",
+            stage=stage,
+            status_code=status,
+            code=code,
+            reason=said,
         )
     field = param if param in fields or not fields else None
     return ProviderRejected(
@@ -176,4 +201,5 @@ def error_for(
         status_code=status,
         code=code,
         field=field or _field_named(raw_message, fields),
+        reason=said,
     )

@@ -1,23 +1,36 @@
 """HTTP plumbing every dialect shares: auth, JSON decoding and video downloads.
 
 Errors map through ``bot.providers._errors``; retrying is the caller's business (the
-tracker has one policy for all dialects).
+tracker has one policy for all dialects). Video links come from the provider, so
+every hop of a download is checked by ``bot.addresses.LinkGuard`` first and the
+download stops at ``FetchRules.max_video_mb``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import ProviderError, ProviderProtocolError, ProviderUnavailable
+from bot.addresses import PINNED_ADDRESSES, LinkGuard, Resolver, resolve_system
+from bot.errors import (
+    ProviderError,
+    ProviderProtocolError,
+    ProviderUnavailable,
+    ProviderURLRefused,
+    ProviderVideoTooLarge,
+)
 from bot.models import VideoResult
 from bot.providers._errors import error_for
 from bot.providers._normalise import lookup_url
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -27,9 +40,22 @@ FormParts = list[tuple[str, tuple[str | None, bytes | str] | tuple[str, bytes, s
 
 # MP4/MOV/3GP carry "ftyp" at offset 4; WebM/Matroska start with the EBML magic.
 _VIDEO_MAGIC = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))
-# A 25-second Sora video is tens of MB; a relay streaming without end must not
-# fill the disk.
-MAX_VIDEO_BYTES = 1024**3
+MEGABYTE = 1024 * 1024
+# Redirects followed per download, each hop checked again.
+MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True)
+class FetchRules:
+    """How video links are fetched: the size cap (``MAX_VIDEO_MB``; a 25-second
+    Sora video is tens of MB, and a relay streaming without end must not fill the
+    disk) and the resolver the link checks use (injectable: tests need no DNS)."""
+
+    max_video_mb: int = 1024
+    resolve: Resolver = resolve_system
+
+
+DEFAULT_FETCH = FetchRules()
 
 
 def decode(model: type[M], payload: object, what: str) -> M:
@@ -58,11 +84,17 @@ class ProviderHTTP:
     """
 
     def __init__(
-        self, client: httpx.AsyncClient, base_url: str, api_key: str | None
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        api_key: str | None,
+        fetch: FetchRules = DEFAULT_FETCH,
     ) -> None:
         self._client = client
         self._base = base_url.rstrip("/")
         self._key = api_key
+        self._fetch = fetch
+        self._guard = LinkGuard(self._base, fetch.resolve)
         self._origin = httpx.URL(self._base).copy_with(path="/", query=None)
         # Built once: status queries run a thousand times a second at scale.
         self._auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -147,9 +179,8 @@ class ProviderHTTP:
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
         try:
-            async with self._client.stream(
-                "GET", url, headers=self._headers(url), follow_redirects=True
-            ) as response:
+            response = await self._get_checked(url)
+            try:
                 if response.is_error:
                     await response.aread()
                     raise error_for(
@@ -167,10 +198,17 @@ class ProviderHTTP:
                             "The video service's download answer has no video link."
                         )
                     return await self.download(target, dest)
-                size = await _write(response, part)
+                size = await _write(response, part, self._fetch.max_video_mb)
+            finally:
+                await response.aclose()
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             part.unlink(missing_ok=True)
             raise _transport_error(exc, "The video download failed") from None
+        except (ProviderURLRefused, ProviderVideoTooLarge) as exc:
+            part.unlink(missing_ok=True)
+            # The operator's half of the story; the member reads user_message.
+            log.warning("video not downloaded: %s", exc)
+            raise
         except BaseException:
             part.unlink(missing_ok=True)
             raise
@@ -181,6 +219,28 @@ class ProviderHTTP:
             content_type=kind if kind.startswith("video/") else "video/mp4",
             # The content route needs our key, so it is no link to show anyone.
             source_url=None if json_redirect else url,
+        )
+
+    async def _get_checked(self, url: str) -> httpx.Response:
+        """GET ``url`` streaming, following redirects by hand so that every hop is
+        checked and connected to the address that was checked."""
+        for _ in range(MAX_REDIRECTS + 1):
+            host, addresses = await self._guard.check(url)
+            request = self._client.build_request(
+                "GET",
+                url,
+                headers=self._headers(url),
+                extensions={PINNED_ADDRESSES: (host, addresses)},
+            )
+            response = await self._client.send(
+                request, stream=True, follow_redirects=False
+            )
+            if not response.has_redirect_location:
+                return response
+            await response.aclose()
+            url = str(response.url.join(response.headers["location"]))
+        raise ProviderURLRefused(
+            f"the video link redirected more than {MAX_REDIRECTS} times"
         )
 
 
@@ -205,8 +265,10 @@ def _json_or_none(response: httpx.Response) -> object:
     return body
 
 
-async def _write(response: httpx.Response, part: Path) -> int:
-    """Write the body to ``part``; refuse anything that does not start like a video."""
+async def _write(response: httpx.Response, part: Path, max_mb: int) -> int:
+    """Write the body to ``part``; refuse anything that does not start like a video
+    or grows past ``max_mb`` megabytes."""
+    limit = max_mb * MEGABYTE
     size = 0
     head = b""
     # Plain writes: a chunk of at most 64 KB lands in the page cache in
@@ -220,10 +282,8 @@ async def _write(response: httpx.Response, part: Path) -> int:
                         "The video service's download is not a video file."
                     )
             size += len(chunk)
-            if size > MAX_VIDEO_BYTES:
-                raise ProviderProtocolError(
-                    "The video service's download is larger than 1 GB; refused."
-                )
+            if size > limit:
+                raise ProviderVideoTooLarge(max_mb)
             out.write(chunk)
     if size == 0 or not _is_video(head):
         raise ProviderProtocolError("The video service's download is not a video file.")

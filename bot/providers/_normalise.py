@@ -15,11 +15,14 @@ from collections.abc import Mapping
 
 from bot.errors import ProviderProtocolError
 from bot.models import Progress, ProviderState, TaskStatus
-from bot.providers._failures import describe_failure
+from bot.providers._failures import FAILED_WORDS, describe_failure
 
 log = logging.getLogger(__name__)
 
-# Status words seen across the five dialects and new-api's upstream mapping.
+# Status words seen across the five dialects and new-api's upstream mapping. The
+# failed ones include words that are themselves the reason (``moderated``,
+# ``expired``, ``cancelled``): left unknown, they would read as queued until the
+# task's deadline.
 _STATES: dict[str, ProviderState] = {
     **dict.fromkeys(
         ("not_start", "submitted", "queued", "pending", "preparing", "unknown"),
@@ -31,10 +34,7 @@ _STATES: dict[str, ProviderState] = {
     **dict.fromkeys(
         ("success", "succeeded", "completed", "finished"), ProviderState.SUCCEEDED
     ),
-    **dict.fromkeys(
-        ("failure", "failed", "fail", "error", "cancelled", "canceled", "expired"),
-        ProviderState.FAILED,
-    ),
+    **dict.fromkeys(FAILED_WORDS, ProviderState.FAILED),
 }
 
 _URL_PATHS: tuple[tuple[str | int, ...], ...] = (
@@ -102,9 +102,10 @@ def parse_state(raw: object) -> ProviderState:
 def parse_progress(raw: object, *, fraction: bool = False) -> int | None:
     """A whole percent from ``45``, ``"45%"``, ``"0"``, ``0.93`` or ``None``.
 
-    ``fraction`` marks fields that are 0-1 by definition (upstream ``progress_pct``);
-    elsewhere a non-integral number below 1 is also read as a fraction, because no
-    relay reports "0.5 percent".
+    ``fraction`` marks fields that are 0-1 by definition (upstream ``progress_pct``),
+    though a value above 1 there is taken as the percent a relay meant; elsewhere a
+    non-integral number below 1 is also read as a fraction, because no relay reports
+    "0.5 percent".
     """
     if isinstance(raw, bool):
         return None
@@ -116,7 +117,7 @@ def parse_progress(raw: object, *, fraction: bool = False) -> int | None:
     if not isinstance(raw, int | float) or not math.isfinite(raw):
         return None
     number = float(raw)
-    if fraction or (0 < number < 1):
+    if (fraction and number <= 1) or (0 < number < 1):
         number *= 100
     return round(min(max(number, 0.0), 100.0))
 
@@ -149,16 +150,32 @@ def find_mp4_url(value: object, depth: int = 6) -> str | None:
     return None
 
 
+_UPSTREAM_PROGRESS: tuple[tuple[str, ...], ...] = (
+    ("detail", "pending_info"),
+    ("pending_info",),
+    ("data",),
+)
+
+
 def lookup_progress(body: object) -> int | None:
-    """``progress``, else the upstream ``progress_pct`` fraction in its known places."""
-    progress = parse_progress(dig(body, "progress"))
-    if progress is not None:
-        return progress
-    for path in (("detail", "pending_info"), ("pending_info",), ("data",)):
-        pct = parse_progress(dig(body, *path, "progress_pct"), fraction=True)
-        if pct is not None:
-            return pct
-    return None
+    """The furthest of ``progress`` and the upstream ``progress_pct`` fractions.
+
+    Relays often pin their own ``progress`` at ``"0"`` (``video-create``) or
+    ``"0%"`` (``sora``) while the upstream fraction rises, so a top-level 0 must
+    not hide it; the largest figure is the most informative one.
+    """
+    found = [
+        pct
+        for pct in (
+            parse_progress(dig(body, "progress")),
+            *(
+                parse_progress(dig(body, *path, "progress_pct"), fraction=True)
+                for path in _UPSTREAM_PROGRESS
+            ),
+        )
+        if pct is not None
+    ]
+    return max(found) if found else None
 
 
 def lookup_failure(body: object) -> tuple[str | None, str | None]:
@@ -196,7 +213,9 @@ def task_status(
         return TaskStatus(
             state=state,
             progress=Progress(percent=progress or 0),
-            failure=describe_failure(*lookup_failure(failure_in)),
+            failure=describe_failure(
+                *lookup_failure(failure_in), status=text(dig(failure_in, "status"))
+            ),
         )
     return TaskStatus(state=state, progress=Progress(percent=progress or 0))
 

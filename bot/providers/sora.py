@@ -6,7 +6,9 @@ image as an ``inpaint_items`` entry, ``operation: simple_compose``. Answers come
 new-api's ``{"code", "message", "data"}`` envelope: the task id on create, the task
 (``status``, ``progress`` "37%", ``fail_reason``, upstream object in ``data``) on
 ``GET /sora/v1/videos/{id}``. Where the MP4 sits inside the upstream object is not
-documented, so the parser searches it for the first ``http*.mp4`` link.
+documented: the parser takes ``result_url`` or the upstream object's
+``generations[0]`` ``url`` / ``encodings.source.path`` (the reference's proposal) as
+they are, else searches it for the first ``http*.mp4`` link.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bot.providers._base import HTTPProvider, created_id, path_id
 from bot.providers._errors import error_for
 from bot.providers._http import decode
 from bot.providers._normalise import (
+    dig,
     find_mp4_url,
     http_url,
     lookup_progress,
@@ -119,10 +122,16 @@ class SoraProvider(HTTPProvider):
             raise ProviderProtocolError(
                 "The video service's status answer holds no task."
             )
+        # The named fields are taken as they are, ``.mp4`` or not (signed CDN links
+        # often have none); the download checks the bytes are a video. Only the
+        # search through the undocumented rest insists on ``.mp4``.
+        upstream = task.get("data")
         url = (
             lookup_url(body)
             or http_url(task.get("result_url"))
-            or find_mp4_url(task.get("data"))
+            or http_url(dig(upstream, "generations", 0, "url"))
+            or http_url(dig(upstream, "generations", 0, "encodings", "source", "path"))
+            or find_mp4_url(upstream)
         )
         return task_status(
             parse_state(task.get("status")),

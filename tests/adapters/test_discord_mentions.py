@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import pytest
+from discord.utils import escape_mentions
 
 from bot.simulator._tasks import REASONS, Refusal
 from tests.adapters.discord_harness import (
@@ -124,7 +125,11 @@ async def test_a_provider_reason_with_mentions_is_posted_without_pinging(
         )
 
     assert_nothing_pings(fake, expect={POSTED, EDITED, FOLLOWUP})
-    assert f"Upstream renderer broke {HOSTILE}" in error.content
+    # Quoted after the stage, with the mention syntax broken up so that it reads as
+    # typed and could not ping even if a client ignored allowed_mentions.
+    said = error.content.split('The video service said: "')[1]
+    assert said.startswith(escape_mentions(f"Upstream renderer broke {HOSTILE}"))
+    assert "@everyone" not in said
     assert error.allowed_mentions == {"parse": []}
 
 

@@ -155,7 +155,11 @@ async def test_moderation_failure_is_explained_in_plain_words_with_retry(
         )
 
     assert "No video this time" in post.content
-    assert "blocked by the video service's review" in post.content
+    assert "did not pass the video service's content review" in post.content
+    assert (
+        'The video service said: "The generated video did not pass review '
+        '(output moderation)."'
+    ) in post.content
     assert "{" not in post.content
     assert post.attachments == []
     assert [cid.split(":")[1] for cid in custom_ids(post)] == ["retry"]

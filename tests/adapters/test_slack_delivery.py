@@ -156,6 +156,21 @@ def _ts(fake: FakeSlack) -> str:
     return messages[0].ts if messages else "none"
 
 
+async def test_moderation_after_90_percent_shows_the_stage_and_the_providers_words(
+    fake, simulator, slack
+):
+    await slack.command(slash_command(fake, "something forbidden #moderation"))
+
+    await eventually(lambda: len(fake.thread_messages(CHANNEL, _ts(fake))) > 1, 30)
+    [_, note] = fake.thread_messages(CHANNEL, _ts(fake))
+    assert "did not pass the video service's content review" in note.text
+    assert (
+        'The video service said: "The generated video did not pass review '
+        '(output moderation)."'
+    ) in note.text
+    assert RETRY_ACTION in buttons(note.blocks)
+
+
 async def test_429_on_posting_is_waited_out_for_its_retry_after(fake, simulator, slack):
     fake.force_429("chat.postMessage", retry_after=1)
 

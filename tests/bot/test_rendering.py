@@ -97,7 +97,7 @@ def test_private_mode_note() -> None:
     [
         (FailureKind.MODERATION_PROMPT, "refused the prompt"),
         (FailureKind.MODERATION_IMAGE, "refused the reference image"),
-        (FailureKind.MODERATION_OUTPUT, "finished video was blocked"),
+        (FailureKind.MODERATION_OUTPUT, "finished video did not pass"),
         (FailureKind.MODERATION, "content policy"),
         (FailureKind.TIMEOUT, "took too long"),
     ],
@@ -161,3 +161,30 @@ def test_an_oversized_video_link_says_why_and_for_how_long_in_one_sentence() -> 
         "it cannot be attached here; this link to the bot's copy works for 1 day: "
         "https://bot.example/media/videos/x.mp4"
     )
+
+
+def test_failure_text_quotes_the_providers_words_after_the_stage() -> None:
+    failure = Failure(
+        kind=FailureKind.MODERATION_OUTPUT,
+        message="x",
+        provider_reason="Generated video did not pass content review (95%)",
+    )
+
+    assert failure_text(failure) == (
+        "The finished video did not pass the video service's content review. "
+        "Try a different prompt. The video service said: "
+        '"Generated video did not pass content review (95%)"'
+    )
+
+
+def test_failure_text_escapes_only_the_providers_words() -> None:
+    failure = Failure(
+        kind=FailureKind.INVALID_INPUT,
+        message="The video service refused the request (field `duration`).",
+        provider_reason="*duration* must be 10",
+    )
+
+    text = failure_text(failure, lambda words: words.replace("*", "\\*"))
+
+    assert text.startswith("The video service refused the request (field `duration`).")
+    assert text.endswith('said: "\\*duration\\* must be 10"')

@@ -1,23 +1,21 @@
-"""Fixtures for provider tests: a shared httpx client, the simulator and small real
-HTTP peers, plus helpers the dialect-wide contract and fault tests share."""
+"""Fixtures for provider tests: a shared httpx client and the simulator (small real
+HTTP peers come from ``serve`` in tests/conftest.py), plus helpers the dialect-wide
+contract and fault tests share."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from aiohttp import web
 
 from bot.models import ChatRef, GenerationRequest, Platform, Requester, TaskStatus
 from bot.ports import VideoProvider
 from bot.providers import make_provider
 from bot.simulator import Simulator
 from tests.fakes.provider import running_simulator
-
-ServeApp = Callable[[web.Application], Awaitable[str]]
 
 # The simulator demands it, so a client that drops its key fails the test.
 SIM_KEY = "sk-provider-test-key"
@@ -51,25 +49,6 @@ async def run_to_end(provider: VideoProvider, task_id: str) -> list[TaskStatus]:
             return seen
         await asyncio.sleep(0.02)
     raise AssertionError(f"task never ended; last status {seen[-1:]}")
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[ServeApp]:
-    """Start aiohttp apps on 127.0.0.1 (port 0); each call returns its base URL."""
-    runners: list[web.AppRunner] = []
-
-    async def start(app: web.Application) -> str:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        host, port = runner.addresses[0][:2]
-        return f"http://{host}:{port}"
-
-    yield start
-    for runner in reversed(runners):
-        await runner.cleanup()
 
 
 def make_request(**fields: object) -> GenerationRequest:

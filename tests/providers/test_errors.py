@@ -1,5 +1,7 @@
 """HTTP answers become the right ``ProviderError``, with safe, useful messages."""
 
+# ruff: noqa: RUF001 - Chinese relays answer with full-width punctuation.
+
 from __future__ import annotations
 
 import email.utils
@@ -9,6 +11,7 @@ import pytest
 
 from bot.errors import (
     ProviderAuthError,
+    ProviderModerated,
     ProviderProtocolError,
     ProviderQuotaError,
     ProviderRateLimited,
@@ -16,6 +19,7 @@ from bot.errors import (
     ProviderTaskUnknown,
     ProviderUnavailable,
 )
+from bot.models import FailureKind
 from bot.providers._errors import error_for, parse_retry_after
 
 KEY = "sk-live-0123456789abcdef"
@@ -35,7 +39,53 @@ def test_400_with_param_names_the_refused_field():
 
     assert isinstance(error, ProviderRejected)
     assert error.field == "duration"
-    assert "duration must be 10 or 15" in error.user_message
+    assert "(field `duration`)" in error.user_message
+    assert error.reason == "duration must be 10 or 15"
+
+
+@pytest.mark.parametrize(
+    ("body", "stage"),
+    [
+        (
+            {
+                "error": {
+                    "code": 400,
+                    "message": "Your prompt was flagged by moderation: living "
+                    "celebrities",
+                    "type": "invalid_request_error",
+                    "param": "prompt",
+                }
+            },
+            FailureKind.MODERATION_PROMPT,
+        ),
+        (
+            {"code": "error", "message": "输入图片包含真人，请更换图片", "data": None},
+            FailureKind.MODERATION_IMAGE,
+        ),
+        (
+            {"error": {"message": "提示词违规", "type": "new_api_error"}},
+            FailureKind.MODERATION_PROMPT,
+        ),
+    ],
+)
+def test_a_create_refused_for_moderation_names_the_stage(body, stage):
+    error = error_for(400, body, fields=["prompt", "images"])
+
+    assert isinstance(error, ProviderModerated)
+    assert error.stage is stage
+    assert not error.retryable
+    assert error.reason is not None
+    assert error.reason in str(body)
+
+
+def test_unified_resource_exhausted_is_out_of_capacity_and_retryable():
+    body = {"error": {"code": "resource_exhausted", "message": "No GPUs free"}}
+
+    error = error_for(400, body)
+
+    assert isinstance(error, ProviderUnavailable)
+    assert not isinstance(error, ProviderQuotaError)
+    assert error.retryable
 
 
 def test_422_without_param_finds_the_field_in_the_message():

@@ -10,10 +10,15 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.errors import ProviderProtocolError, ProviderTaskUnknown, ProviderUnavailable
+from bot.errors import (
+    ProviderProtocolError,
+    ProviderTaskUnknown,
+    ProviderUnavailable,
+    ProviderVideoTooLarge,
+)
 from bot.models import ProviderState, TaskStatus
 from bot.providers import make_provider
-from bot.providers._http import ProviderHTTP
+from bot.providers._http import FetchRules, ProviderHTTP
 
 MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(64)
 KEY = "sk-test-key-123456"
@@ -209,17 +214,18 @@ async def test_an_unusable_base_url_is_not_retried_and_names_the_setting(client)
     assert not caught.value.retryable
 
 
-async def test_a_download_past_the_size_cap_is_refused_and_leaves_no_file(
-    serve, client, tmp_path, monkeypatch
+async def test_a_download_past_max_video_mb_is_refused_and_leaves_no_file(
+    serve, client, tmp_path
 ):
-    monkeypatch.setattr("bot.providers._http.MAX_VIDEO_BYTES", 50)
     cdn = Recorder()
-    cdn.route("/v.mp4", web.Response(body=MP4 + bytes(100), content_type="video/mp4"))
+    body = MP4 + bytes(1024 * 1024)  # just over 1 MB
+    cdn.route("/v.mp4", web.Response(body=body, content_type="video/mp4"))
     base = await serve(cdn.app)
+    http = ProviderHTTP(client, base, None, FetchRules(max_video_mb=1))
 
-    with pytest.raises(ProviderProtocolError, match="larger than"):
-        await ProviderHTTP(client, base, None).download(
-            f"{base}/v.mp4", tmp_path / "v.mp4"
-        )
+    with pytest.raises(ProviderVideoTooLarge) as caught:
+        await http.download(f"{base}/v.mp4", tmp_path / "v.mp4")
 
+    assert not caught.value.retryable
+    assert "larger than the 1 MB" in caught.value.user_message
     assert list(tmp_path.iterdir()) == []

@@ -1,5 +1,7 @@
 """Status answers, as the reference documents show them, become one ``TaskStatus``."""
 
+# ruff: noqa: RUF001 - Chinese relays answer with full-width punctuation.
+
 from __future__ import annotations
 
 import pytest
@@ -309,7 +311,7 @@ def test_video_create_failure_reason_in_detail():
 
     assert status.failure is not None
     assert status.failure.kind is FailureKind.PROVIDER_ERROR
-    assert status.failure.message.endswith("Upstream exploded")
+    assert status.failure.provider_reason == "Upstream exploded"
 
 
 # --- failure wording -----------------------------------------------------------------
@@ -345,17 +347,221 @@ def test_failures_are_classified_by_what_the_provider_says(reason, code, kind):
     assert describe_failure(reason, code).kind is kind
 
 
-def test_failure_message_never_echoes_json_or_links():
+def test_providers_words_never_echo_json_or_links():
     failure = describe_failure('{"error": {"message": "boom"}}', None)
     linked = describe_failure(
         "Upstream failed, see https://relay.example/log?k=1", None
     )
 
+    assert failure.provider_reason is None
     assert "{" not in failure.message
-    assert "https://" not in linked.message
+    assert linked.provider_reason == "Upstream failed, see [link]"
 
 
-def test_failure_message_never_repeats_something_shaped_like_a_key():
+def test_providers_words_never_repeat_something_shaped_like_a_key():
     failure = describe_failure("Upstream refused key sk-abcdef123456 for this", None)
 
-    assert "sk-abcdef123456" not in failure.message
+    assert failure.provider_reason == "Upstream refused key *** for this"
+
+
+# --- progress a relay pins at 0 ------------------------------------------------------
+
+
+def test_video_create_pending_with_rising_upstream_fraction_shows_it():
+    # Reference section 5, the richer pending variant: the relay's own progress
+    # stays "0" while the upstream job is most of the way there.
+    status = parse(
+        "video-create",
+        {
+            "id": "sora-2:task_01k9008rhbefnt3rb1g9szxdwr",
+            "object": "video",
+            "model": "sora-2",
+            "status": "pending",
+            "progress": "0",
+            "created_at": 1762010621,
+            "size": "small",
+            "status_update_time": 1762010621323,
+            "detail": {
+                "id": "task_01k6",
+                "input": {"prompt": "make animate", "model": "sora-2", "images": []},
+                "status": "pending",
+                "pending_info": {
+                    "id": "task_01k6",
+                    "type": "video_gen",
+                    "status": "processing",
+                    "progress_pct": 0.9302,
+                    "generations": [],
+                },
+            },
+        },
+    )
+
+    assert (status.state, status.progress.percent) == (ProviderState.QUEUED, 93)
+
+
+def test_sora_zero_percent_with_upstream_fraction_shows_the_fraction():
+    status = parse(
+        "sora",
+        {
+            "code": "success",
+            "message": "",
+            "data": {
+                "task_id": "task_01jhjp54x0f759wceyasz6xrge",
+                "status": "IN_PROGRESS",
+                "progress": "0%",
+                "finish_time": 0,
+                "data": {"id": "gen", "status": "processing", "progress_pct": 0.37},
+            },
+        },
+    )
+
+    assert (status.state, status.progress.percent) == (ProviderState.RUNNING, 37)
+
+
+def test_a_stale_upstream_fraction_never_lowers_the_relays_own_progress():
+    status = parse(
+        "video-create",
+        {
+            "status": "processing",
+            "progress": 60,
+            "detail": {"pending_info": {"progress_pct": 0.1}},
+        },
+    )
+
+    assert status.progress.percent == 60
+
+
+# --- terminal words that are their own reason -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "kind"),
+    [
+        ("moderated", FailureKind.MODERATION),
+        ("REJECTED", FailureKind.MODERATION),
+        ("blocked", FailureKind.MODERATION),
+        ("violation", FailureKind.MODERATION),
+        ("timeout", FailureKind.TIMEOUT),
+        ("expired", FailureKind.TIMEOUT),
+        ("cancelled", FailureKind.PROVIDER_ERROR),
+        ("canceled", FailureKind.PROVIDER_ERROR),
+        ("failure", FailureKind.PROVIDER_ERROR),
+    ],
+)
+def test_terminal_status_words_fail_the_task_with_their_reason(word, kind):
+    status = parse("video-create", {"id": "sora-2:task_1", "status": word})
+
+    assert status.state is ProviderState.FAILED
+    assert status.failure is not None
+    assert status.failure.kind is kind
+
+
+def test_a_task_the_provider_cancelled_says_so():
+    status = parse("unified", {"id": "task-unified-1", "status": "cancelled"})
+
+    assert status.failure is not None
+    assert "cancelled by the video service" in status.failure.message
+
+
+def test_a_blocked_status_still_reads_the_stage_from_the_reason():
+    status = parse(
+        "v2",
+        {"status": "blocked", "fail_reason": "The image contains a real person"},
+    )
+
+    assert status.failure is not None
+    assert status.failure.kind is FailureKind.MODERATION_IMAGE
+
+
+# --- the provider's own words ---------------------------------------------------------
+
+
+def test_the_providers_reason_is_kept_as_the_provider_said_it():
+    reason = (
+        "Generated video did not pass content review "
+        "(output moderation flagged the result at 95%)"
+    )
+    status = parse(
+        "unified",
+        {
+            "id": "task-unified-1",
+            "status": "failed",
+            "progress": 95,
+            "error": {"code": "content_policy_violation", "message": reason},
+        },
+    )
+
+    assert status.failure is not None
+    assert status.failure.kind is FailureKind.MODERATION_OUTPUT
+    assert status.failure.provider_reason == reason
+
+
+def test_a_long_reason_is_cut_at_about_300_characters():
+    failure = describe_failure("The prompt was refused. " + "x" * 1000, None)
+
+    assert failure.provider_reason is not None
+    assert 280 <= len(failure.provider_reason) <= 300
+    assert failure.provider_reason.endswith("…")
+
+
+def test_control_characters_never_reach_a_terminal():
+    failure = describe_failure("refused\x1b[2J\x07 here", None)
+
+    assert failure.provider_reason == "refused [2J here"
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        ("提示词包含敏感内容，请修改后重试", FailureKind.MODERATION_PROMPT),
+        ("输入图片包含真人，无法生成", FailureKind.MODERATION_IMAGE),
+        ("图片审核未通过", FailureKind.MODERATION_IMAGE),
+        ("内容涉及版权，已拒绝", FailureKind.MODERATION_PROMPT),
+        ("生成的视频未通过审核", FailureKind.MODERATION_OUTPUT),
+        ("输出内容违规", FailureKind.MODERATION_OUTPUT),
+        ("视频生成失败：内容违规", FailureKind.MODERATION),
+        ("视频生成失败，请重试", FailureKind.PROVIDER_ERROR),
+        ("生成超时", FailureKind.TIMEOUT),
+    ],
+)
+def test_chinese_reasons_are_classified_like_english_ones(reason, kind):
+    failure = describe_failure(reason, None)
+
+    assert failure.kind is kind
+    assert failure.provider_reason == reason
+
+
+def test_unified_resource_exhausted_is_lack_of_capacity_not_of_credit():
+    status = parse(
+        "unified",
+        {
+            "id": "task-unified-1",
+            "status": "failed",
+            "error": {"code": "resource_exhausted", "message": "No capacity left"},
+        },
+    )
+
+    assert status.failure is not None
+    assert status.failure.kind is FailureKind.PROVIDER_ERROR
+    assert "capacity" in status.failure.message
+    assert "credit" not in status.failure.message
+
+
+def test_sora_upstream_link_without_mp4_is_taken_from_its_named_field():
+    status = parse(
+        "sora",
+        {
+            "code": "success",
+            "data": {
+                "status": "SUCCESS",
+                "progress": "100%",
+                "data": {
+                    "generations": [
+                        {"encodings": {"source": {"path": "https://x.example/v?sig=1"}}}
+                    ]
+                },
+            },
+        },
+    )
+
+    assert status.video_url == "https://x.example/v?sig=1"
