@@ -8,6 +8,9 @@ machine. Tracking 10,000 tasks at a 10 s interval is 1,000 queries a second, so 
 bot's shared client keeps httpx's API and hands the wire to aiohttp (already a
 dependency, through the bot's own HTTP server and both chat SDKs).
 
+Each request goes through the proxy the environment names for its origin
+(``bot.proxies``), decided once per origin rather than per request.
+
 aiohttp errors are mapped onto httpx's, so callers see the same exception tree.
 """
 
@@ -20,6 +23,8 @@ from typing import Any
 import aiohttp
 import httpx
 import yarl
+
+from bot.proxies import Proxies, proxy_middleware
 
 # Most specific first: the first match wins.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -65,10 +70,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     Args:
         limits: the pool size and keep-alive, as for httpx's own transport.
+        proxies: which origins go through a proxy; by default, as this process's
+            ``HTTPS_PROXY``, ``HTTP_PROXY`` and ``NO_PROXY`` say.
     """
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, proxies: Proxies | None = None) -> None:
         self._limits = limits
+        self._proxies = proxies if proxies is not None else Proxies()
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
@@ -83,6 +91,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             auto_decompress=False,  # httpx decodes Content-Encoding itself
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
             cookie_jar=aiohttp.DummyCookieJar(),  # httpx's client owns cookies
+            middlewares=(proxy_middleware(self._proxies),),
         )
         return self._session
 

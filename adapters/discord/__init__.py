@@ -73,12 +73,17 @@ async def attach(
     stack.callback(_restore, *previous)
 
     pacing = Pacing(edit_interval, rest_rate)
+    # discord.py takes one proxy for REST, the gateway and the CDN: the one that
+    # HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for the REST API.
+    route = runtime.proxies.route(yarl.URL(discord.http.Route.BASE))
     client = SoraClient(
         runtime.service,
         settings,
         runtime.provider.features,
         pacing,
         runtime.video_links,
+        proxy=None if route.proxy is None else str(route.proxy),
+        proxy_auth=route.auth,
     )
     stack.push_async_callback(client.close)
     await client.login(settings.discord_token.get_secret_value())

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -26,6 +25,7 @@ from adapters.slack.deps import SlackDeps
 from adapters.slack.files import VideoUploader
 from adapters.slack.thread import UPLOAD_LIMIT, SlackDirectory
 from bot.errors import ConfigError
+from bot.proxies import routed_session
 from bot.throttle import TokenBucket
 
 if TYPE_CHECKING:
@@ -76,7 +76,9 @@ async def attach(
             "or SLACK_APP_TOKEN (Socket Mode)."
         )
     token = settings.slack_bot_token.get_secret_value()
-    session = aiohttp.ClientSession()
+    # Every Slack call (Web API, uploads, image downloads, response_url) goes on
+    # this session, through the proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for it.
+    session = routed_session(runtime.proxies)
     stack.push_async_callback(session.close)
     budget = TokenBucket(settings.slack_updates_per_minute / 60)
     client = make_web_client(
@@ -111,6 +113,10 @@ async def attach(
         handler = AsyncSocketModeHandler(
             app, settings.slack_app_token.get_secret_value(), web_client=client
         )
+        # The websocket client made a plain session of its own; its own one (it
+        # closes it) that follows the proxy settings like every other Slack call.
+        await handler.client.aiohttp_client_session.close()
+        handler.client.aiohttp_client_session = routed_session(runtime.proxies)
         # Connecting here, not in the background, makes a wrong app token fail the
         # start with Slack's error instead of retrying forever.
         await handler.connect_async()  # type: ignore[no-untyped-call]
