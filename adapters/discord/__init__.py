@@ -16,6 +16,7 @@ import discord
 import yarl
 
 from adapters.discord.client import SoraClient
+from adapters.discord.invite import invite_url
 from adapters.discord.thread import Pacing
 from bot.errors import ConfigError
 
@@ -88,6 +89,8 @@ async def attach(
     stack.push_async_callback(client.close)
     await client.login(settings.discord_token.get_secret_value())
     runtime.service.register_chat(client.directory)
+    if client.application_id is not None:  # login has asked Discord for it
+        log.info("Add the bot to a server: %s", invite_url(client.application_id))
 
     connection = asyncio.create_task(client.connect(), name="discord-gateway")
     connection.add_done_callback(lambda task: _report_exit(task, runtime))
