@@ -249,3 +249,30 @@ def test_installed_package_ships_the_simulator_video_and_type_markers(installed)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ftyp", "True", "True"]
+
+
+@pytest.mark.e2e
+def test_installed_package_metadata_has_the_license_urls_and_classifiers(
+    installed, tmp_path
+):
+    script = (
+        "from importlib.metadata import distribution; d = distribution('sorabot'); "
+        "m = d.metadata; print(d.locate_file('')); "
+        "print(m['License-Expression']); "
+        "print(len(m.get_all('Project-URL') or [])); "
+        "print(len(m.get_all('Classifier') or []))"
+    )
+    result = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", script],
+        cwd=tmp_path,  # not the source tree, whose egg-info would answer instead
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    where, license_expression, urls, classifiers = result.stdout.split()
+
+    assert result.returncode == 0, result.stderr
+    assert Path(where).resolve().is_relative_to(installed.resolve())
+    assert license_expression == "MIT"
+    assert int(urls) >= 3
+    assert int(classifiers) >= 5
