@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,7 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None,
 class BareTransport(AiohttpTransport):
     """The shipped transport with its session's middleware taken out."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> aiohttp.ClientSession:
         session = super()._open()
         session._middlewares = ()
         return session
