@@ -230,8 +230,24 @@ def test_installed_sorabot_help_runs_from_the_installed_package(installed, tmp_p
     assert Path(where).resolve().is_relative_to(installed.resolve())
 
 
+def _installed_python(
+    installed: Path, script: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``script`` run by the installed venv's python, away from the source tree
+    (whose ``bot/`` and egg-info would otherwise answer instead)."""
+    return subprocess.run(
+        [str(installed / "bin" / "python"), "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.e2e
-def test_installed_package_ships_the_simulator_video_and_type_markers(installed):
+def test_installed_package_ships_the_simulator_video_and_type_markers(
+    installed, tmp_path
+):
     script = (
         "from importlib.resources import files; "
         "assets = files('bot') / 'simulator' / 'assets'; "
@@ -240,12 +256,7 @@ def test_installed_package_ships_the_simulator_video_and_type_markers(installed)
         "print((files('bot') / 'py.typed').is_file(), "
         "(files('adapters') / 'py.typed').is_file())"
     )
-    result = subprocess.run(
-        [str(installed / "bin" / "python"), "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _installed_python(installed, script, tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ftyp", "True", "True"]
@@ -262,13 +273,7 @@ def test_installed_package_metadata_has_the_license_urls_and_classifiers(
         "print(len(m.get_all('Project-URL') or [])); "
         "print(len(m.get_all('Classifier') or []))"
     )
-    result = subprocess.run(
-        [str(installed / "bin" / "python"), "-c", script],
-        cwd=tmp_path,  # not the source tree, whose egg-info would answer instead
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _installed_python(installed, script, tmp_path)
     where, license_expression, urls, classifiers = result.stdout.split()
 
     assert result.returncode == 0, result.stderr

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import base64
 import tomllib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from yarl import URL
 
-from tests.bot.test_proxies import PROXY_NAMES
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.proxy import RecordingProxy
+from tests.fakes.proxy import PROXY_NAMES
 from tests.test_cli import PROMPT, env, sorabot  # noqa: F401 - env is a fixture
 
 pytestmark = pytest.mark.e2e
@@ -114,12 +112,6 @@ async def test_invite_without_discord_settings_exits_2_saying_what_to_set(
     assert result.stderr.count("\n") == 1
     assert "DISCORD_APPLICATION_ID" in result.stderr
     assert "DISCORD_TOKEN" in result.stderr
-
-
-@pytest.fixture
-async def proxy() -> AsyncIterator[RecordingProxy]:
-    async with RecordingProxy() as running:
-        yield running
 
 
 async def test_generate_reaches_the_built_in_simulator_directly_despite_a_proxy(

@@ -7,35 +7,19 @@ simulator, unmodified discord.py against the fake Discord on 127.0.0.1).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from yarl import URL
 
 from adapters.discord.invite import PERMISSIONS, SCOPES, invite_url
 from tests.adapters.discord_harness import bot_settings, running_bot
-from tests.bot.test_proxies import PROXY_NAMES
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.proxy import RecordingProxy
+from tests.fakes.proxy import host_of
 
 pytest_plugins = ["tests.adapters.discord_fixtures"]
 pytestmark = pytest.mark.e2e
 
 NEEDED = 309237763072  # the README's table: seven permissions, no Manage Threads
-
-
-@pytest.fixture
-async def proxy(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RecordingProxy]:
-    for name in PROXY_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    async with RecordingProxy() as running:
-        monkeypatch.setenv("HTTP_PROXY", running.url)
-        yield running
-
-
-def _host(url: str) -> str:
-    parsed = URL(url)
-    return f"{parsed.host}:{parsed.port}"
 
 
 def test_invite_link_has_both_scopes_and_exactly_the_needed_permissions():
@@ -64,16 +48,16 @@ async def test_rest_and_gateway_go_through_the_proxy(env, fake: FakeDiscord, pro
         pass
 
     paths = {c.url.path for c in proxy.carried}
-    assert _host(fake.api_url) in proxy.hosts()
-    assert _host(fake.gateway_url) in proxy.hosts()
+    assert host_of(fake.api_url) in proxy.hosts()
+    assert host_of(fake.gateway_url) in proxy.hosts()
     assert f"{URL(fake.api_url).path}/users/@me" in paths
     assert fake.gateway.identify_count == 1  # it logged in through the proxy
 
 
 async def test_no_proxy_discord_host_is_reached_directly(
-    env, fake: FakeDiscord, proxy, monkeypatch
+    env, fake: FakeDiscord, proxy, no_proxy_env
 ):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
     async with running_bot(bot_settings(env), fake):
         pass
 

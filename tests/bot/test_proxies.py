@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 import yarl
@@ -10,26 +12,11 @@ from aiohttp import web
 from bot.errors import ConfigError
 from bot.http_transport import AiohttpTransport
 from bot.proxies import DIRECT, Proxies
-from tests.fakes.proxy import RecordingProxy
-
-PROXY_NAMES = (
-    "HTTPS_PROXY",
-    "HTTP_PROXY",
-    "NO_PROXY",
-    "ALL_PROXY",
-    "https_proxy",
-    "http_proxy",
-    "no_proxy",
-    "all_proxy",
-)
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """A clean slate: none of the shell's proxy variables leak in."""
-    for name in PROXY_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
+def env(no_proxy_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    return no_proxy_env
 
 
 def proxy_of(proxies: Proxies, url: str) -> str | None:
@@ -133,7 +120,10 @@ def test_go_direct_overrides_the_variables_for_one_origin(env):
     )
 
 
-async def _origin() -> web.AppRunner:
+@pytest.fixture
+async def origin() -> AsyncIterator[int]:
+    """A server on 127.0.0.1 answering every GET with its path; yields the port."""
+
     async def hello(request: web.Request) -> web.Response:
         return web.json_response({"path": request.path})
 
@@ -142,41 +132,34 @@ async def _origin() -> web.AppRunner:
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner
-
-
-async def test_transport_sends_requests_through_the_proxy_with_its_credentials(env):
-    runner = await _origin()
-    port = runner.addresses[0][1]
-    async with RecordingProxy() as proxy:
-        env.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://me:pw@"))
-        transport = AiohttpTransport(httpx.Limits(max_connections=2))
-        async with httpx.AsyncClient(transport=transport) as client:
-            first = await client.get(f"http://127.0.0.1:{port}/v1/videos/1")
-            second = await client.get(f"http://127.0.0.1:{port}/v1/videos/2")
+    yield runner.addresses[0][1]
     await runner.cleanup()
 
-    assert first.json() == {"path": "/v1/videos/1"}
-    assert second.json() == {"path": "/v1/videos/2"}
-    assert [c.target for c in proxy.carried] == [
-        f"http://127.0.0.1:{port}/v1/videos/1",
-        f"http://127.0.0.1:{port}/v1/videos/2",
-    ]
+
+async def _paths_fetched(*urls: str) -> list[str]:
+    """GET each URL with the bot's transport (reading the environment as it is)."""
+    transport = AiohttpTransport(httpx.Limits(max_connections=2))
+    async with httpx.AsyncClient(transport=transport) as client:
+        return [(await client.get(url)).json()["path"] for url in urls]
+
+
+async def test_transport_sends_requests_through_the_proxy_with_its_credentials(
+    env, proxy, origin
+):
+    env.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://me:pw@"))
+    urls = [f"http://127.0.0.1:{origin}/v1/videos/{n}" for n in (1, 2)]
+
+    assert await _paths_fetched(*urls) == ["/v1/videos/1", "/v1/videos/2"]
+    assert [c.target for c in proxy.carried] == urls
     assert {c.proxy_authorization for c in proxy.carried} == {"Basic bWU6cHc="}
 
 
-async def test_transport_reaches_no_proxy_hosts_directly(env):
-    runner = await _origin()
-    port = runner.addresses[0][1]
-    async with RecordingProxy() as proxy:
-        env.setenv("HTTP_PROXY", proxy.url)
-        env.setenv("NO_PROXY", "localhost")
-        transport = AiohttpTransport(httpx.Limits(max_connections=2))
-        async with httpx.AsyncClient(transport=transport) as client:
-            direct = await client.get(f"http://localhost:{port}/direct")
-            proxied = await client.get(f"http://127.0.0.1:{port}/proxied")
-    await runner.cleanup()
+async def test_transport_reaches_no_proxy_hosts_directly(env, proxy, origin):
+    env.setenv("NO_PROXY", "localhost")
+    direct, proxied = (
+        f"http://localhost:{origin}/direct",
+        f"http://127.0.0.1:{origin}/proxied",
+    )
 
-    assert direct.json() == {"path": "/direct"}
-    assert proxied.json() == {"path": "/proxied"}
-    assert [c.target for c in proxy.carried] == [f"http://127.0.0.1:{port}/proxied"]
+    assert await _paths_fetched(direct, proxied) == ["/direct", "/proxied"]
+    assert [c.target for c in proxy.carried] == [proxied]

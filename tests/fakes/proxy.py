@@ -18,6 +18,23 @@ import yarl
 
 # Hop-by-hop headers meant for the proxy itself.
 _PROXY_HEADERS = ("proxy-authorization", "proxy-connection")
+# Every variable that could send the bot's requests through some proxy.
+PROXY_NAMES = (
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+    "all_proxy",
+)
+
+
+def host_of(url: str) -> str:
+    """``host:port`` of a URL, as ``RecordingProxy.hosts()`` names targets."""
+    parsed = yarl.URL(url)
+    return f"{parsed.host}:{parsed.port}"
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,7 @@ class RecordingProxy:
 
     def hosts(self) -> set[str]:
         """``host:port`` of every target it carried a request to."""
-        return {f"{c.url.host}:{c.url.port}" for c in self.carried}
+        return {host_of(str(c.url)) for c in self.carried}
 
     async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
