@@ -17,6 +17,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.admins import AdminCheck
 from adapters.slack.app import build_app
@@ -81,8 +82,13 @@ async def attach(
     session = routed_session(runtime.proxies)
     stack.push_async_callback(session.close)
     budget = TokenBucket(settings.slack_updates_per_minute / 60)
+    api_url = settings.slack_api_url or AsyncWebClient.BASE_URL
     client = make_web_client(
-        token, base_url=settings.slack_api_url, session=session, budget=budget
+        token,
+        base_url=api_url,
+        session=session,
+        budget=budget,
+        proxy=runtime.proxies.proxy_url(api_url),
     )
     directory = SlackDirectory(
         client,
@@ -111,7 +117,10 @@ async def attach(
         log.info("Slack HTTP mode: requests are served at %s", EVENTS_PATH)
     if settings.slack_app_token is not None:
         handler = AsyncSocketModeHandler(
-            app, settings.slack_app_token.get_secret_value(), web_client=client
+            app,
+            settings.slack_app_token.get_secret_value(),
+            web_client=client,
+            proxy=client.proxy,
         )
         # The websocket client made a plain session of its own; its own one (it
         # closes it) that follows the proxy settings like every other Slack call.

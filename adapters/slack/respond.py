@@ -27,8 +27,13 @@ Middleware = Callable[
 class SessionRespond(AsyncRespond):
     """bolt's ``AsyncRespond``, sending on ``session``; same arguments, same message."""
 
-    def __init__(self, response_url: str | None, session: aiohttp.ClientSession):
-        super().__init__(response_url=response_url)
+    def __init__(
+        self,
+        response_url: str | None,
+        session: aiohttp.ClientSession,
+        proxy: str | None,
+    ) -> None:
+        super().__init__(response_url=response_url, proxy=proxy)
         self._session = session
 
     async def __call__(self, *args: Any, **kwargs: Any) -> WebhookResponse:
@@ -40,7 +45,11 @@ class SessionRespond(AsyncRespond):
             if isinstance(whole, dict)
             else _build_message(*args, **kwargs)
         )
-        client = AsyncWebhookClient(url=self.response_url, session=self._session)
+        # ``proxy`` only keeps slack-sdk from reading (and logging) HTTPS_PROXY
+        # itself; the session's routing decides.
+        client = AsyncWebhookClient(
+            url=self.response_url, session=self._session, proxy=self.proxy
+        )
         return await client.send_dict(message)
 
 
@@ -50,7 +59,9 @@ def respond_on(session: aiohttp.ClientSession) -> Middleware:
     async def install(
         context: AsyncBoltContext, next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse:
-        context["respond"] = SessionRespond(context.response_url, session)
+        context["respond"] = SessionRespond(
+            context.response_url, session, context.client.proxy
+        )
         return await next()
 
     return install

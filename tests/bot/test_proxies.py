@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -81,6 +82,19 @@ def test_credentials_in_the_proxy_url_become_basic_auth_and_leave_the_url(env):
     assert str(route.proxy) == "http://proxy:3128"
     assert route.auth is not None
     assert (route.auth.login, route.auth.password) == ("me", "s:cret")
+
+
+def test_log_names_each_origin_once_and_never_the_credentials(env, caplog):
+    env.setenv("HTTPS_PROXY", "http://me:s3cret-pw@proxy:3128")
+    caplog.set_level(logging.INFO, logger="bot.proxies")
+    proxies = Proxies()
+
+    for _ in range(3):
+        proxies.route(yarl.URL("https://relay.example/v1/videos/1"))
+
+    [line] = [r.getMessage() for r in caplog.records]
+    assert line == "requests to https://relay.example go through http://proxy:3128"
+    assert "s3cret-pw" not in caplog.text
 
 
 def test_proxy_without_a_scheme_is_read_as_http(env):
