@@ -57,14 +57,9 @@ def _parse_proxy(variable: str, value: str) -> Route:
 
 
 class Proxies:
-    """The proxy settings of this process's environment, decided once per origin.
+    """The proxy settings of this process's environment, decided once per origin."""
 
-    Args:
-        direct: origins always reached directly, whatever the variables say (the
-            built-in simulator on loopback is part of this process, not the network).
-    """
-
-    def __init__(self, direct: tuple[str, ...] = ()) -> None:
+    def __init__(self) -> None:
         found = urllib.request.getproxies_environment()
         self._proxies = {
             name: _parse_proxy(name, found[name])
@@ -74,16 +69,10 @@ class Proxies:
         # (scheme, host, port): a handful of origins (the relay, its video CDN, the
         # chat APIs), each decided once; a lookup is all a status query costs.
         self._routes: dict[tuple[str, str | None, int | None], Route] = {}
-        for origin in direct:
-            self.go_direct(origin)
-
-    @property
-    def configured(self) -> bool:
-        """Whether any proxy variable is set at all."""
-        return bool(self._proxies)
 
     def go_direct(self, origin: str) -> None:
-        """Reach ``origin`` (a URL; only its scheme, host and port count) directly."""
+        """Reach ``origin`` (a URL; only its scheme, host and port count) directly,
+        whatever the variables say (the built-in simulator, in this process)."""
         self._routes[self._key(yarl.URL(origin))] = DIRECT
 
     def route(self, url: yarl.URL) -> Route:

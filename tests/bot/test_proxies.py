@@ -44,7 +44,6 @@ def test_without_variables_everything_goes_direct(env):
     proxies = Proxies()
 
     assert proxies.route(yarl.URL("https://relay.example/")) is DIRECT
-    assert not proxies.configured
 
 
 def test_lower_case_variable_wins_over_upper_case(env):
@@ -126,7 +125,8 @@ def test_the_environment_is_read_once_at_start(env):
 
 def test_go_direct_overrides_the_variables_for_one_origin(env):
     env.setenv("HTTP_PROXY", "http://proxy:3128")
-    proxies = Proxies(direct=("http://127.0.0.1:4000",))
+    proxies = Proxies()
+    proxies.go_direct("http://127.0.0.1:4000")
 
     assert proxy_of(proxies, "http://127.0.0.1:4000/v1/videos/1") is None
     assert proxy_of(proxies, "http://127.0.0.1:4001/v1/videos/1") == (
