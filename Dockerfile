@@ -9,7 +9,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY adapters ./adapters
 RUN /opt/venv/bin/pip install .
@@ -37,9 +37,11 @@ WORKDIR /data
 USER sorabot
 EXPOSE 8080
 
-# No curl in the slim image: the interpreter we already ship does the request.
+# No curl in the slim image: the interpreter we already ship does the request,
+# straight to loopback (no ProxyHandler: an HTTP_PROXY set for the bot's outgoing
+# calls must not catch it). docker-compose.yml runs the same command.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HTTP_PORT', '8080'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request as u; u.build_opener(u.ProxyHandler({})).open('http://127.0.0.1:%s/healthz' % os.environ.get('HTTP_PORT', '8080'), timeout=4)"]
 
 # SIGTERM (docker stop) shuts the bot down cleanly; unfinished tasks resume on start.
 STOPSIGNAL SIGTERM

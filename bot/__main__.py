@@ -1,4 +1,4 @@
-"""The ``sorabot`` command (also ``python -m bot``): generate, run, resume, tasks.
+"""The ``sorabot`` command (also ``python -m bot``): every subcommand starts here.
 
 This is the composition root for every process: it reads settings, configures
 logging, opens a ``Runtime`` and, for ``run``, attaches the configured chat adapters.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import io
 import logging
 import signal
@@ -81,12 +82,30 @@ def positive_int(text: str) -> int:
     return value
 
 
+async def _invite(settings: Settings) -> int:
+    # Lazily: only this command (and the Discord adapter) needs discord.py.
+    from adapters.discord.invite import application_id, invite_url
+
+    url = invite_url(await application_id(settings))
+    sys.stdout.write(f"{url}\n")
+    sys.stderr.write("Open this link and pick the server to add the bot to.\n")
+    return EXIT_OK
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("sorabot")
+    except importlib.metadata.PackageNotFoundError:  # a source tree, not installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sorabot",
         description="Sora video generation for Discord and Slack, and from here.",
         epilog="Settings come from the environment or .env; see the README.",
     )
+    parser.add_argument("--version", action="version", version=f"sorabot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     generate = commands.add_parser(
@@ -125,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = commands.add_parser("tasks", help="list recent tasks")
     tasks.add_argument(
         "--limit", type=positive_int, default=20, metavar="N", help="at most N tasks"
+    )
+    commands.add_parser(
+        "invite",
+        help="print the link that adds the bot to a Discord server",
+        description="Print the Discord invite link with the permissions the bot "
+        "needs (application id from DISCORD_APPLICATION_ID or DISCORD_TOKEN).",
     )
     return parser
 
@@ -173,6 +198,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await resume(settings, signals)
         if args.command == "run":
             return await _run(settings, signals)
+        if args.command == "invite":
+            return await _invite(settings)
         return await list_tasks(settings, args.limit)
     except Interrupted as exc:
         return 128 + exc.signum

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
 
     # Discord
     discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
+    # Only for the invite link; by default read from the token.
+    discord_application_id: int | None = Field(
+        default=None, gt=0, alias="DISCORD_APPLICATION_ID"
+    )
     discord_api_url: str | None = Field(default=None, alias="DISCORD_API_URL")
     discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
 

@@ -8,6 +8,9 @@ machine. Tracking 10,000 tasks at a 10 s interval is 1,000 queries a second, so 
 bot's shared client keeps httpx's API and hands the wire to aiohttp (already a
 dependency, through the bot's own HTTP server and both chat SDKs).
 
+Each request goes through the proxy the environment names for its origin
+(``bot.proxies``), decided once per origin rather than per request.
+
 aiohttp errors are mapped onto httpx's, so callers see the same exception tree.
 
 A request whose extensions carry ``PINNED_ADDRESSES`` (a provider-supplied video
@@ -31,6 +34,7 @@ import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.addresses import PINNED_ADDRESSES
+from bot.proxies import Proxies, proxy_middleware
 
 # Most specific first: the first match wins.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -108,10 +112,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     Args:
         limits: the pool size and keep-alive, as for httpx's own transport.
+        proxies: which origins go through a proxy; by default, as this process's
+            ``HTTPS_PROXY``, ``HTTP_PROXY`` and ``NO_PROXY`` say.
     """
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, proxies: Proxies | None = None) -> None:
         self._limits = limits
+        self._proxies = proxies if proxies is not None else Proxies()
         self._session: aiohttp.ClientSession | None = None
         self._pinned_session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
@@ -122,7 +129,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             aiohttp.TCPConnector(
                 limit=self._limits.max_connections or 0,
                 keepalive_timeout=self._limits.keepalive_expiry or 15.0,
-            )
+            ),
+            middlewares=(proxy_middleware(self._proxies),),
         )
         return self._session
 
@@ -151,7 +159,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         pinned = request.extensions.get(PINNED_ADDRESSES)
-        if pinned is None:
+        if pinned is None or self._proxies.proxy_url(str(request.url)) is not None:
+            # Through a proxy the proxy connects, so there is no address to pin:
+            # the link was still checked before it was asked for.
             return await self._send(self._session or self._open(), request)
         token = _PINNED.set(pinned)
         try:
@@ -217,12 +227,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 await session.close()
 
 
-def _session(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+def _session(
+    connector: aiohttp.TCPConnector,
+    middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = (),
+) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=connector,
         auto_decompress=False,  # httpx decodes Content-Encoding itself
         skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
         cookie_jar=aiohttp.DummyCookieJar(),  # httpx's client owns cookies
+        middlewares=middlewares,
     )
 
 

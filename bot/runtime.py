@@ -35,6 +35,7 @@ from bot.imaging import prepare_image
 from bot.media import MediaHost
 from bot.ports import TaskStore, VideoProvider
 from bot.providers import FetchRules, make_provider
+from bot.proxies import Proxies
 from bot.service import VideoService
 from bot.simulator import Simulator
 from bot.store import SqliteTaskStore
@@ -100,6 +101,7 @@ class Runtime:
     video_links: VideoLinks
     http_app: web.Application
     http_client: httpx.AsyncClient
+    proxies: Proxies
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -137,9 +139,12 @@ class Runtime:
         self.store = await stack.enter_async_context(
             SqliteTaskStore.open(settings.sqlite_path)
         )
+        # HTTPS_PROXY, HTTP_PROXY and NO_PROXY, read once; the adapters use it too.
+        self.proxies = Proxies()
         self.http_client = await stack.enter_async_context(
             CookielessClient(
-                timeout=HTTP_TIMEOUT, transport=AiohttpTransport(HTTP_LIMITS)
+                timeout=HTTP_TIMEOUT,
+                transport=AiohttpTransport(HTTP_LIMITS, self.proxies),
             )
         )
         base_url = settings.sora_api_url
@@ -150,6 +155,8 @@ class Runtime:
                 Simulator(settings.simulator_duration, allow_loopback_callbacks=True)
             )
             base_url = self.simulator.base_url
+            # It runs in this process, on loopback: a proxy could never reach it.
+            self.proxies.go_direct(base_url)
             poll_interval = simulator_poll_interval(settings)
             log.info("no SORA_API_KEY: using the built-in simulator at %s", base_url)
         elif base_url is None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     # that need it, not every test that loads this file.
     from bot.runtime import Runtime
     from bot.simulator import Simulator
+    from tests.fakes.proxy import RecordingProxy
 
 # Variables an operator's shell may have set that must not leak into tests.
 _ENV_NAMES = (
@@ -140,3 +141,23 @@ async def make_runtime(
             return runtime
 
         yield make
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy variable of the shell running the tests leaks in."""
+    from tests.fakes.proxy import PROXY_NAMES
+
+    for name in PROXY_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+async def proxy(no_proxy_env: pytest.MonkeyPatch) -> AsyncIterator[RecordingProxy]:
+    """A recording proxy on loopback, named by ``HTTP_PROXY`` (and nothing else)."""
+    from tests.fakes.proxy import RecordingProxy
+
+    async with RecordingProxy() as running:
+        no_proxy_env.setenv("HTTP_PROXY", running.url)
+        yield running

@@ -230,8 +230,24 @@ def test_installed_sorabot_help_runs_from_the_installed_package(installed, tmp_p
     assert Path(where).resolve().is_relative_to(installed.resolve())
 
 
+def _installed_python(
+    installed: Path, script: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``script`` run by the installed venv's python, away from the source tree
+    (whose ``bot/`` and egg-info would otherwise answer instead)."""
+    return subprocess.run(
+        [str(installed / "bin" / "python"), "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.e2e
-def test_installed_package_ships_the_simulator_video_and_type_markers(installed):
+def test_installed_package_ships_the_simulator_video_and_type_markers(
+    installed, tmp_path
+):
     script = (
         "from importlib.resources import files; "
         "assets = files('bot') / 'simulator' / 'assets'; "
@@ -240,12 +256,28 @@ def test_installed_package_ships_the_simulator_video_and_type_markers(installed)
         "print((files('bot') / 'py.typed').is_file(), "
         "(files('adapters') / 'py.typed').is_file())"
     )
-    result = subprocess.run(
-        [str(installed / "bin" / "python"), "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _installed_python(installed, script, tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ftyp", "True", "True"]
+
+
+@pytest.mark.e2e
+def test_installed_package_metadata_has_the_license_urls_and_classifiers(
+    installed, tmp_path
+):
+    script = (
+        "from importlib.metadata import distribution; d = distribution('sorabot'); "
+        "m = d.metadata; print(d.locate_file('')); "
+        "print(m['License-Expression']); "
+        "print(len(m.get_all('Project-URL') or [])); "
+        "print(len(m.get_all('Classifier') or []))"
+    )
+    result = _installed_python(installed, script, tmp_path)
+    where, license_expression, urls, classifiers = result.stdout.split()
+
+    assert result.returncode == 0, result.stderr
+    assert Path(where).resolve().is_relative_to(installed.resolve())
+    assert license_expression == "MIT"
+    assert int(urls) >= 3
+    assert int(classifiers) >= 5

@@ -16,6 +16,7 @@ import discord
 import yarl
 
 from adapters.discord.client import SoraClient
+from adapters.discord.invite import invite_url
 from adapters.discord.thread import Pacing
 from bot.errors import ConfigError
 
@@ -73,16 +74,23 @@ async def attach(
     stack.callback(_restore, *previous)
 
     pacing = Pacing(edit_interval, rest_rate)
+    # discord.py takes one proxy for REST, the gateway and the CDN: the one that
+    # HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for the REST API.
+    route = runtime.proxies.route(yarl.URL(discord.http.Route.BASE))
     client = SoraClient(
         runtime.service,
         settings,
         runtime.provider.features,
         pacing,
         runtime.video_links,
+        proxy=None if route.proxy is None else str(route.proxy),
+        proxy_auth=route.auth,
     )
     stack.push_async_callback(client.close)
     await client.login(settings.discord_token.get_secret_value())
     runtime.service.register_chat(client.directory)
+    if client.application_id is not None:  # login has asked Discord for it
+        log.info("Add the bot to a server: %s", invite_url(client.application_id))
 
     connection = asyncio.create_task(client.connect(), name="discord-gateway")
     connection.add_done_callback(lambda task: _report_exit(task, runtime))

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.admins import AdminCheck
 from adapters.slack.app import build_app
@@ -26,6 +26,7 @@ from adapters.slack.deps import SlackDeps
 from adapters.slack.files import VideoUploader
 from adapters.slack.thread import UPLOAD_LIMIT, SlackDirectory
 from bot.errors import ConfigError
+from bot.proxies import routed_session
 from bot.throttle import TokenBucket
 
 if TYPE_CHECKING:
@@ -76,11 +77,18 @@ async def attach(
             "or SLACK_APP_TOKEN (Socket Mode)."
         )
     token = settings.slack_bot_token.get_secret_value()
-    session = aiohttp.ClientSession()
+    # Every Slack call (Web API, uploads, image downloads, response_url) goes on
+    # this session, through the proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for it.
+    session = routed_session(runtime.proxies)
     stack.push_async_callback(session.close)
     budget = TokenBucket(settings.slack_updates_per_minute / 60)
+    api_url = settings.slack_api_url or AsyncWebClient.BASE_URL
     client = make_web_client(
-        token, base_url=settings.slack_api_url, session=session, budget=budget
+        token,
+        base_url=api_url,
+        session=session,
+        budget=budget,
+        proxy=runtime.proxies.proxy_url(api_url),
     )
     directory = SlackDirectory(
         client,
@@ -109,8 +117,15 @@ async def attach(
         log.info("Slack HTTP mode: requests are served at %s", EVENTS_PATH)
     if settings.slack_app_token is not None:
         handler = AsyncSocketModeHandler(
-            app, settings.slack_app_token.get_secret_value(), web_client=client
+            app,
+            settings.slack_app_token.get_secret_value(),
+            web_client=client,
+            proxy=client.proxy,
         )
+        # The websocket client made a plain session of its own; its own one (it
+        # closes it) that follows the proxy settings like every other Slack call.
+        await handler.client.aiohttp_client_session.close()
+        handler.client.aiohttp_client_session = routed_session(runtime.proxies)
         # Connecting here, not in the background, makes a wrong app token fail the
         # start with Slack's error instead of retrying forever.
         await handler.connect_async()  # type: ignore[no-untyped-call]

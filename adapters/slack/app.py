@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.dedupe import SeenDeliveries, skip_redeliveries
 from adapters.slack.deps import SlackDeps
 from adapters.slack.listeners import register_listeners
+from adapters.slack.respond import respond_on
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def build_app(
         logger=logging.getLogger("adapters.slack.bolt"),
     )
     app.use(skip_redeliveries(SeenDeliveries()))
+    app.use(respond_on(deps.session))
     register_listeners(app, deps)
 
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

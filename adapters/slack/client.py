@@ -62,8 +62,14 @@ def make_web_client(
     base_url: str | None,
     session: aiohttp.ClientSession,
     budget: TokenBucket,
+    proxy: str | None = None,
 ) -> AsyncWebClient:
-    """A client on ``session`` (bolt copies it per request, session included)."""
+    """A client on ``session`` (bolt copies it per request, session included).
+
+    ``session`` decides each request's proxy; ``proxy`` (credentials left out) only
+    keeps slack-sdk from reading ``HTTPS_PROXY`` itself, which it would log, with
+    any password in it, at DEBUG.
+    """
     handlers: list[AsyncRetryHandler] = [
         AsyncConnectionErrorRetryHandler(),
         PausingRateLimitHandler(budget),
@@ -73,4 +79,5 @@ def make_web_client(
         base_url=base_url or AsyncWebClient.BASE_URL,
         session=session,
         retry_handlers=handlers,
+        proxy=proxy,
     )

@@ -26,6 +26,7 @@ from adapters.slack.parsing import (
     parse_command,
 )
 from adapters.slack.replies import Tell, reporting, via_response_url
+from adapters.slack.surface import ADMIN_COMMAND, SORA_COMMAND
 from bot.errors import PermissionDenied
 from bot.models import Platform, Requester
 from bot.ports import Scope
@@ -112,8 +113,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             else:
                 await _show_settings(deps, team, channel, tell)
 
-    app.command("/sora")(sora)
-    app.command("/sora-admin")(sora_admin)
+    app.command(SORA_COMMAND)(sora)
+    app.command(ADMIN_COMMAND)(sora_admin)
 
 
 async def _show_settings(deps: SlackDeps, team: str, channel: str, tell: Tell) -> None:

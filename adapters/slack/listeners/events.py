@@ -10,6 +10,7 @@ from slack_bolt.context.say.async_say import AsyncSay
 from adapters.slack.blocks import escape
 from adapters.slack.deps import SlackDeps
 from adapters.slack.parsing import USAGE
+from adapters.slack.surface import MENTION_EVENT
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -18,4 +19,4 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         text = escape(USAGE)
         await say(text=text, thread_ts=event.get("thread_ts") or event.get("ts"))
 
-    app.event("app_mention")(mentioned)
+    app.event(MENTION_EVENT)(mentioned)

@@ -16,8 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.convert import pick_image
 from adapters.slack.deps import SlackDeps
 from adapters.slack.replies import reporting, via_response_url
-
-ANIMATE_SHORTCUT = "animate_with_sora"
+from adapters.slack.surface import ANIMATE_SHORTCUT
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
