@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from bot import logs
 from bot.commands import (
     EXIT_FAILED,
     EXIT_OK,
@@ -176,11 +177,7 @@ def _configure_logging(settings: Settings, command: str) -> None:
         raise ConfigError(
             f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level_name!r}."
         )
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(level, settings.log_format, settings.secrets)
     if level > logging.DEBUG:
         # Health checks every few seconds would drown everything else, and httpx
         # logs every request at INFO: 1,000 lines a second at 10,000 tasks.

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     # How long a video too large for the platform stays linked at PUBLIC_URL/media.
     video_link_days: int = Field(default=7, ge=1, alias="VIDEO_LINK_DAYS")
+    # json: one object per line for log pipelines; text stays readable for people.
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
 
     # Tracking
     poll_interval: float = Field(default=10.0, gt=0, alias="POLL_INTERVAL")
@@ -137,6 +139,16 @@ class Settings(BaseSettings):
                 f"(got a URL starting {self.database_url.split(':', 1)[0]}:)"
             )
         return Path(self.database_url[len(prefix) :])
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value set, so log output can mask them wherever they occur."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return tuple(
+            v.get_secret_value()
+            for v in values
+            if isinstance(v, SecretStr) and v.get_secret_value()
+        )
 
     def model_spec(self, name: str) -> ModelSpec | None:
         return next((m for m in self.sora_models if m.name == name), None)

@@ -50,6 +50,10 @@ class TaskNotFound(BotError):
         self.task_id = task_id
 
 
+class StoreUnavailable(BotError):
+    """The database does not answer, or its file is gone or replaced."""
+
+
 class PermissionDenied(BotError):
     """The user is not allowed to do this; the message says who is."""
 

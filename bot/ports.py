@@ -74,7 +74,18 @@ class VideoProvider(Protocol):
     """One provider dialect: create a task, ask about it, fetch its video."""
 
     @property
+    def name(self) -> str:
+        """The operator's name for this provider (``default`` for the only one)."""
+        ...
+
+    @property
     def dialect(self) -> str: ...
+
+    @property
+    def usable(self) -> bool:
+        """Whether requests may reach it now (False after a run of connection
+        failures); ``/readyz`` needs at least one usable provider."""
+        ...
 
     @property
     def features(self) -> ProviderFeatures: ...
@@ -185,4 +196,8 @@ class TaskStore(Protocol):
 
     async def set_setting(self, scope: Scope, key: str, value: str | None) -> None:
         """Store a setting; ``None`` removes it (falls back to the wider scope)."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the database answers (for ``/readyz``)."""
         ...

@@ -126,6 +126,11 @@ def proxy_middleware(proxies: Proxies) -> aiohttp.ClientMiddlewareType:
     return route
 
 
-def routed_session(proxies: Proxies) -> aiohttp.ClientSession:
-    """An ``aiohttp.ClientSession`` whose every request follows ``proxies``."""
-    return aiohttp.ClientSession(middlewares=(proxy_middleware(proxies),))
+def routed_session(
+    proxies: Proxies, *, trace_configs: list[aiohttp.TraceConfig] | None = None
+) -> aiohttp.ClientSession:
+    """An ``aiohttp.ClientSession`` whose every request follows ``proxies``
+    (``trace_configs``: aiohttp's request hooks, e.g. the metrics' call counter)."""
+    return aiohttp.ClientSession(
+        middlewares=(proxy_middleware(proxies),), trace_configs=trace_configs
+    )

@@ -29,13 +29,15 @@ from aiohttp import web
 
 from bot.callbacks import add_callback_routes
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StoreUnavailable
 from bot.http_transport import AiohttpTransport, CookielessClient
 from bot.imaging import prepare_image
 from bot.media import MediaHost
+from bot.metrics import Metrics
 from bot.ports import TaskStore, VideoProvider
 from bot.providers import FetchRules, make_provider
 from bot.proxies import Proxies
+from bot.readiness import Readiness
 from bot.service import VideoService
 from bot.simulator import Simulator
 from bot.store import SqliteTaskStore
@@ -102,10 +104,16 @@ class Runtime:
     http_app: web.Application
     http_client: httpx.AsyncClient
     proxies: Proxies
+    metrics: Metrics
+    readiness: Readiness
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.http_app = build_app()
+        # Adapters record into ``metrics`` and add their chat checks to
+        # ``readiness`` when they attach.
+        self.metrics = Metrics()
+        self.readiness = Readiness()
+        self.http_app = build_app(readiness=self.readiness, metrics=self.metrics)
         self.media = MediaHost(settings.public_url)
         self.video_links = VideoLinks(
             settings.public_url, settings.media_dir / "links", settings.video_link_days
@@ -170,6 +178,7 @@ class Runtime:
             api_key=None if api_key is None else api_key.get_secret_value(),
             client=self.http_client,
             fetch=FetchRules(max_video_mb=settings.max_video_mb),
+            metrics=self.metrics,
         )
         self.tracker = Tracker(
             self.store,
@@ -182,6 +191,7 @@ class Runtime:
                 prepare_image, provider=self.provider, media=self.media
             ),
             concurrency=TRACKER_CONCURRENCY,
+            metrics=self.metrics,
         )
         stack.push_async_callback(self.tracker.aclose, TRACKER_GRACE)
         self.service = VideoService(
@@ -191,7 +201,10 @@ class Runtime:
             self.chats,
             settings,
             self.media,
+            metrics=self.metrics,
         )
+        self.readiness.add("database", self._database_ready)
+        self.readiness.add("provider", self._provider_ready)
         secret = settings.sora_webhook_secret
         add_callback_routes(
             self.http_app,
@@ -201,6 +214,22 @@ class Runtime:
         )
         self.media.add_routes(self.http_app)
         self.video_links.add_routes(self.http_app)
+
+    def provider_usable(self) -> bool:
+        """Whether some provider can take a request now (one provider today)."""
+        return self.provider.usable
+
+    async def _database_ready(self) -> str | None:
+        try:
+            await self.store.ping()
+        except StoreUnavailable as exc:
+            return exc.user_message
+        return None
+
+    async def _provider_ready(self) -> str | None:
+        if self.provider_usable():
+            return None
+        return "the video provider has not been reachable for its last requests"
 
     @property
     def port(self) -> int:

@@ -18,7 +18,7 @@ import heapq
 import itertools
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from bot.models import Task, TaskStatus
 
@@ -37,7 +37,9 @@ class Slot:
         "due",
         "errors",
         "finished",
+        "finished_at",
         "id",
+        "log",
         "percent",
         "poked",
         "provider_task_id",
@@ -59,6 +61,9 @@ class Slot:
         self.busy = False  # queued or running a step
         self.poked = False  # asked to run again as soon as the step ends
         self.finished: TaskStatus | None = None  # said done; video not fetched yet
+        self.finished_at: float | None = None  # when the provider first said so
+        # The task's fields for every log line its steps write (bot.logs).
+        self.log: Mapping[str, str] = {}
         # The task as last shown, as JSON: progress edits need no database read,
         # and one string per task is light on memory and the garbage collector.
         self.view = view
@@ -106,6 +111,10 @@ class Scheduler:
 
     def __contains__(self, task_id: str) -> bool:
         return task_id in self._slots
+
+    def waiting(self, slow: bool) -> int:
+        """Steps due and queued for a worker, in the slow lane or the other."""
+        return (self._slow if slow else self._ready).qsize()
 
     def current(self, slot: Slot) -> bool:
         """Whether ``slot`` is still scheduled (not removed or replaced)."""

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.errors import PermissionDenied, UserInputError
 from bot.imaging import check_image_reachable, ensure_decodable
 from bot.media import MediaHost
+from bot.metrics import Metrics
 from bot.models import (
     ChatRef,
     Failure,
@@ -50,6 +51,7 @@ class VideoService:
         chats: the chat directories by platform, shared with the tracker.
         settings: models, deadline and the default per-user limit.
         media: the bot's media host, to check early that an image can be fetched.
+        metrics: counts tasks received and cancelled (the tracker counts the rest).
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class VideoService:
         chats: ChatRouter,
         settings: Settings,
         media: MediaHost,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._provider = provider
@@ -67,6 +70,7 @@ class VideoService:
         self._chats = chats
         self._settings = settings
         self._media = media
+        self._metrics = metrics or Metrics()
         # Counting a user's running tasks and adding a new one must not interleave,
         # or two quick submits would both slip under the limit.
         self._admission = asyncio.Lock()
@@ -121,6 +125,7 @@ class VideoService:
         task.state = TaskState.CANCELLED
         task.updated_at = utcnow()
         await self._store.save(task)
+        self._metrics.task_reached(task)
         log.info("task %s cancelled by %s", task.id, by.user_id)
         thread = self._chats.thread(task.chat)
         if thread is not None:
@@ -196,6 +201,7 @@ class VideoService:
                 parent_task_id=None if parent is None else parent.id,
             )
             await self._store.add(task)
+        self._metrics.task_reached(task)
         await self._open_thread(task)
         self._tracker.track(task)
         log.info("task %s received from %s", task.id, request.requester.user_id)

@@ -13,7 +13,10 @@ submission still have the bytes without copying them into every task row.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -22,7 +25,7 @@ from typing import Any, Self, TypeVar
 
 import aiosqlite
 
-from bot.errors import ConfigError, TaskNotFound
+from bot.errors import ConfigError, StoreUnavailable, TaskNotFound
 from bot.models import (
     ChatRef,
     Failure,
@@ -110,8 +113,13 @@ class SqliteTaskStore:
     SqliteTaskStore.connect(path)`` followed by ``await store.close()``.
     """
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
+        self._path = path
+        # Which file the connection has open: a file moved or replaced under a
+        # running bot keeps answering through the old one, and writes that
+        # nobody will ever read again must not pass as "ready".
+        self._identity = _identity(os.stat(path))
         # Every /sora reads up to three settings, and only this store writes them:
         # a copy in memory (a few entries per server) saves those round trips.
         self._settings: dict[tuple[str, str, str, str], str | None] = {}
@@ -131,10 +139,11 @@ class SqliteTaskStore:
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=5000")
             await _migrate(db, migrations)
+            store = cls(db, Path(path))
         except BaseException:
             await db.close()
             raise
-        return cls(db)
+        return store
 
     @classmethod
     @asynccontextmanager
@@ -149,6 +158,28 @@ class SqliteTaskStore:
 
     async def close(self) -> None:
         await self._db.close()
+
+    async def ping(self) -> None:
+        """A query through the connection, then a read of the file at the path."""
+        try:
+            await self._db.execute_fetchall("SELECT version FROM schema_version")
+            await asyncio.to_thread(self._check_file)
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: connection closed
+            raise StoreUnavailable(f"the database does not answer ({exc})") from None
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot read the database file {self._path} ({exc.strerror})"
+            ) from None
+
+    def _check_file(self) -> None:
+        with self._path.open("rb") as file:
+            file.read(16)
+            same = _identity(os.fstat(file.fileno())) == self._identity
+        if not same:
+            raise StoreUnavailable(
+                f"the database file {self._path} was replaced while the bot had it "
+                "open; restart the bot"
+            )
 
     async def schema_version(self) -> int:
         rows = await self._db.execute_fetchall("SELECT version FROM schema_version")
@@ -319,6 +350,10 @@ class SqliteTaskStore:
                 (*where, value),
             )
         self._settings[where] = value
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
 
 
 def _setting_row(scope: Scope, key: str) -> tuple[str, str, str, str]:

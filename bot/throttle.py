@@ -68,15 +68,21 @@ class EditCoalescer:
 
     Args:
         min_interval: seconds between two edits of the same message.
+        on_coalesced: called each time a pending edit is replaced unsent (a metric).
     """
 
-    def __init__(self, min_interval: float) -> None:
+    def __init__(
+        self, min_interval: float, on_coalesced: Callable[[], None] | None = None
+    ) -> None:
         self.min_interval = min_interval
+        self._on_coalesced = on_coalesced
         self._slots: dict[str, _Slot] = {}
 
     def submit(self, key: str, edit: Edit, bucket: TokenBucket | None = None) -> None:
         """Replace ``key``'s pending edit with ``edit``; run it when allowed."""
         slot = self._slots.setdefault(key, _Slot())
+        if slot.pending is not None and self._on_coalesced is not None:
+            self._on_coalesced()
         slot.pending = edit
         slot.bucket = bucket
         slot.idle.clear()

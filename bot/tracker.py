@@ -33,6 +33,8 @@ from bot.errors import (
     TaskNotFound,
     UserInputError,
 )
+from bot.logs import TASK_FIELDS, task_fields
+from bot.metrics import Metrics
 from bot.models import (
     ChatRef,
     Failure,
@@ -110,6 +112,7 @@ class Tracker:
         prepare_image: fits and hosts a reference image for the provider.
         concurrency: at most this many steps (provider calls) at once.
         clock: wall-clock seconds, injectable so tests can jump past deadlines.
+        metrics: counts state changes and delivery times; its gauges read ours.
     """
 
     def __init__(
@@ -124,6 +127,7 @@ class Tracker:
         prepare_image: PrepareImage = upload_as_is,
         concurrency: int = 64,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._provider = provider
@@ -134,8 +138,10 @@ class Tracker:
         self._prepare_image = prepare_image
         self._clock = clock
         self._scheduler = Scheduler(
-            self._step, self._on_error, concurrency=concurrency, clock=clock
+            self._logged_step, self._on_error, concurrency=concurrency, clock=clock
         )
+        self._metrics = metrics or Metrics()
+        self._metrics.watch_tracker(lambda: self.tracked, self._scheduler.waiting)
 
     @property
     def tracked(self) -> int:
@@ -156,6 +162,7 @@ class Tracker:
         if task.state.in_flight or task.state.awaiting_delivery:
             slot = Slot(task, self._clock(), _display_json(task))
             slot.callback = self._callback_base is not None
+            slot.log = task_fields(task, self._provider.name)
             if slot.provider_task_id is not None and task.state.in_flight:
                 # Resumed after a restart: spread the first polls over one period.
                 self._next_poll(slot, earliest=0.0)
@@ -217,6 +224,14 @@ class Tracker:
 
     # -- steps -------------------------------------------------------------------------
 
+    async def _logged_step(self, slot: Slot) -> None:
+        """``_step`` with the task's fields on every log line written meanwhile."""
+        token = TASK_FIELDS.set(slot.log)
+        try:
+            await self._step(slot)
+        finally:
+            TASK_FIELDS.reset(token)
+
     async def _step(self, slot: Slot) -> None:
         if slot.finished is not None:
             await self._succeed(slot, slot.finished)
@@ -252,6 +267,7 @@ class Tracker:
             return False
         task.updated_at = utcnow()
         await self._store.save(task)
+        self._metrics.task_reached(task)
         slot.state = task.state
         slot.percent = task.progress.percent
         slot.provider_task_id = task.provider_task_id
@@ -339,6 +355,7 @@ class Tracker:
             # Fetched and delivered by the slow lane, next (see bot.scheduler).
             slot.finished = status
             slot.due = self._clock()
+            slot.finished_at = slot.finished_at or slot.due
         elif status.state is ProviderState.FAILED:
             task = await self._load(slot)
             task.progress = task.progress.advanced_to(status.progress)
@@ -445,6 +462,7 @@ class Tracker:
             else:
                 self.forget(slot.id)
             return
+        self._metrics.delivered(task, slot.finished_at, self._clock())
         task.state = TaskState.DELIVERED
         if await self._commit(slot, task):
             self.forget(slot.id)

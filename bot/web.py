@@ -1,4 +1,4 @@
-"""The bot's own HTTP server: health checks, and later callbacks, Slack events, media.
+"""The bot's own HTTP server: health, readiness, metrics, callbacks, Slack, media.
 
 Everything that must be reachable from outside shares one aiohttp application, so an
 operator opens one port (``HTTP_HOST``/``HTTP_PORT``) and puts one reverse proxy in
@@ -14,10 +14,16 @@ from typing import Self
 
 from aiohttp import web
 from aiohttp.log import access_logger
+from aiohttp.typedefs import Handler
+
+from bot.metrics import Metrics
+from bot.readiness import Readiness
 
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
 
 # Graceful shutdown waits this long for in-flight requests; the whole process must be
 # down within 5 s of SIGTERM, and the tracker needs its share of that.
@@ -30,10 +36,38 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def build_app() -> web.Application:
-    """A fresh application with ``GET /healthz``; other parts add their routes to it."""
+def _readyz(readiness: Readiness) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        problems = await readiness.problems()
+        if problems:
+            return web.json_response(
+                {"status": "not ready", "problems": problems}, status=503
+            )
+        return web.json_response({"status": "ready"})
+
+    return handle
+
+
+def _metrics(metrics: Metrics) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        body, content_type = metrics.render()
+        # As a header: ``content_type=`` would drop the format's version parameter.
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    return handle
+
+
+def build_app(
+    *, readiness: Readiness | None = None, metrics: Metrics | None = None
+) -> web.Application:
+    """A fresh application with ``GET /healthz`` (and ``/readyz``, ``/metrics`` when
+    given what they report); other parts add their routes to it."""
     app = web.Application()
     app.router.add_get(HEALTH_PATH, _healthz)
+    if readiness is not None:
+        app.router.add_get(READY_PATH, _readyz(readiness))
+    if metrics is not None:
+        app.router.add_get(METRICS_PATH, _metrics(metrics))
     return app
 
 

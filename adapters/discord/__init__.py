@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from adapters.discord.client import SoraClient
 from adapters.discord.invite import invite_url
 from adapters.discord.thread import Pacing
 from bot.errors import ConfigError
+from bot.models import Platform
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -73,7 +75,8 @@ async def attach(
     _point_at(settings.discord_api_url, settings.discord_gateway_url)
     stack.callback(_restore, *previous)
 
-    pacing = Pacing(edit_interval, rest_rate)
+    metrics = runtime.metrics
+    pacing = Pacing(edit_interval, rest_rate, metrics.edit_coalesced(Platform.DISCORD))
     # discord.py takes one proxy for REST, the gateway and the CDN: the one that
     # HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for the REST API.
     route = runtime.proxies.route(yarl.URL(discord.http.Route.BASE))
@@ -85,12 +88,14 @@ async def attach(
         runtime.video_links,
         proxy=None if route.proxy is None else str(route.proxy),
         proxy_auth=route.auth,
+        http_trace=metrics.chat_trace(Platform.DISCORD),
     )
     stack.push_async_callback(client.close)
     await client.login(settings.discord_token.get_secret_value())
     runtime.service.register_chat(client.directory)
     if client.application_id is not None:  # login has asked Discord for it
         log.info("Add the bot to a server: %s", invite_url(client.application_id))
+    runtime.readiness.add("discord", functools.partial(_gateway_ready, client))
 
     connection = asyncio.create_task(client.connect(), name="discord-gateway")
     connection.add_done_callback(lambda task: _report_exit(task, runtime))
@@ -98,6 +103,14 @@ async def attach(
     # Runs before the client closes (the stack unwinds in reverse): pending final
     # status edits still go out.
     stack.push_async_callback(pacing.edits.aclose)
+
+
+async def _gateway_ready(client: SoraClient) -> str | None:
+    # READY received once, and the websocket open now (discord.py keeps the old,
+    # closed one while it reconnects).
+    if client.is_ready() and client.ws is not None and client.ws.open:
+        return None
+    return "not connected to the Discord gateway"
 
 
 def _restore(api_url: str, gateway: yarl.URL) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -48,8 +49,13 @@ class Pacing:
     no request; a bounded memory, since forgetting only costs one extra edit.
     """
 
-    def __init__(self, edit_interval: float, rest_rate: float) -> None:
-        self.edits = EditCoalescer(edit_interval)
+    def __init__(
+        self,
+        edit_interval: float,
+        rest_rate: float,
+        on_coalesced: Callable[[], None] | None = None,
+    ) -> None:
+        self.edits = EditCoalescer(edit_interval, on_coalesced)
         # No burst: Discord counts the global limit in fixed one-second windows, and
         # requests that discord.py held back for a per-channel limit add to it.
         self.bucket = TokenBucket(rest_rate)

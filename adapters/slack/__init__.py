@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.admins import AdminCheck
@@ -26,6 +29,7 @@ from adapters.slack.deps import SlackDeps
 from adapters.slack.files import VideoUploader
 from adapters.slack.thread import UPLOAD_LIMIT, SlackDirectory
 from bot.errors import ConfigError
+from bot.models import Platform
 from bot.proxies import routed_session
 from bot.throttle import TokenBucket
 
@@ -43,6 +47,8 @@ FLUSH_TIMEOUT = 2.0
 # Progress every couple of seconds is plenty to watch; the workspace budget slows
 # it further when many jobs run.
 EDIT_INTERVAL = 2.0
+# Readiness asks Slack whether the bot token still works at most this often.
+AUTH_CHECK_TTL = 10.0
 
 
 def _events_handler(
@@ -53,6 +59,38 @@ def _events_handler(
         return await to_aiohttp_response(response)
 
     return handle
+
+
+class SlackReadiness:
+    """The ``/readyz`` check: the bot token accepted and, in Socket Mode, the
+    socket connected. ``auth.test`` is asked again only ``ttl`` s after it last
+    said yes, so frequent probes cost Slack almost nothing."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        socket: AsyncSocketModeHandler | None,
+        ttl: float = AUTH_CHECK_TTL,
+    ) -> None:
+        self._client = client
+        self._socket = socket
+        self._ttl = ttl
+        self._accepted_at = -ttl
+
+    async def __call__(self) -> str | None:
+        socket = self._socket
+        if socket is not None and not await socket.client.is_connected():
+            return "Slack Socket Mode is not connected"
+        if time.monotonic() - self._accepted_at < self._ttl:
+            return None
+        try:
+            await self._client.auth_test()
+        except SlackApiError as error:
+            return f"Slack refused the bot token ({error.response.get('error')})"
+        except (aiohttp.ClientError, OSError):
+            return "cannot reach the Slack API"
+        self._accepted_at = time.monotonic()
+        return None
 
 
 async def attach(
@@ -77,9 +115,12 @@ async def attach(
             "or SLACK_APP_TOKEN (Socket Mode)."
         )
     token = settings.slack_bot_token.get_secret_value()
+    metrics = runtime.metrics
     # Every Slack call (Web API, uploads, image downloads, response_url) goes on
     # this session, through the proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for it.
-    session = routed_session(runtime.proxies)
+    session = routed_session(
+        runtime.proxies, trace_configs=[metrics.chat_trace(Platform.SLACK)]
+    )
     stack.push_async_callback(session.close)
     budget = TokenBucket(settings.slack_updates_per_minute / 60)
     api_url = settings.slack_api_url or AsyncWebClient.BASE_URL
@@ -97,6 +138,7 @@ async def attach(
         links=runtime.video_links,
         upload_limit=upload_limit,
         min_interval=edit_interval,
+        on_coalesced=metrics.edit_coalesced(Platform.SLACK),
     )
     stack.push_async_callback(_flush, directory)
     runtime.service.register_chat(directory)
@@ -115,6 +157,7 @@ async def attach(
     if secret is not None:
         runtime.http_app.router.add_post(EVENTS_PATH, _events_handler(app))
         log.info("Slack HTTP mode: requests are served at %s", EVENTS_PATH)
+    handler = None
     if settings.slack_app_token is not None:
         handler = AsyncSocketModeHandler(
             app,
@@ -131,6 +174,7 @@ async def attach(
         await handler.connect_async()  # type: ignore[no-untyped-call]
         stack.push_async_callback(handler.close_async)
         log.info("Slack Socket Mode connected")
+    runtime.readiness.add("slack", SlackReadiness(client, handler))
 
 
 async def _flush(directory: SlackDirectory) -> None:

@@ -9,6 +9,7 @@ many jobs running, each one's progress simply updates less often.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
@@ -135,6 +136,7 @@ class SlackDirectory:
         links: the bot's own links for videos larger than ``upload_limit``.
         upload_limit: the largest video uploaded as a file, in bytes.
         min_interval: seconds between two edits of the same status message.
+        on_coalesced: counts status edits replaced before they were sent.
     """
 
     platform = Platform.SLACK
@@ -148,13 +150,14 @@ class SlackDirectory:
         links: VideoLinks,
         upload_limit: int = UPLOAD_LIMIT,
         min_interval: float = 1.0,
+        on_coalesced: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.uploader = uploader
         self.budget = budget
         self.links = links
         self.upload_limit = upload_limit
-        self.edits = EditCoalescer(min_interval)
+        self.edits = EditCoalescer(min_interval, on_coalesced)
         self.closed = False
 
     def thread(self, chat: ChatRef) -> SlackThread:

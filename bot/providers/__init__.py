@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 
 from bot.errors import ConfigError
+from bot.metrics import Metrics
 from bot.ports import VideoProvider
 from bot.providers._base import HTTPProvider
 from bot.providers._http import DEFAULT_FETCH, FetchRules
@@ -39,9 +40,12 @@ def make_provider(
     api_key: str | None,
     client: httpx.AsyncClient,
     fetch: FetchRules = DEFAULT_FETCH,
+    name: str = "default",
+    metrics: Metrics | None = None,
 ) -> VideoProvider:
     """The client for ``dialect`` (``SORA_API_DIALECT``) over the shared ``client``;
-    ``fetch`` says how its video links are downloaded (size cap, resolver).
+    ``fetch`` says how its video links are downloaded (size cap, resolver), and its
+    requests are recorded as provider ``name`` in ``metrics``.
 
     Raises ``ConfigError`` naming the known dialects when ``dialect`` is not one.
     """
@@ -52,4 +56,11 @@ def make_provider(
             f"SORA_API_DIALECT={dialect!r} is not a dialect this bot speaks; "
             f"use one of {known}."
         )
-    return cls(base_url=base_url, api_key=api_key, client=client, fetch=fetch)
+    return cls(
+        base_url=base_url,
+        api_key=api_key,
+        client=client,
+        fetch=fetch,
+        name=name,
+        metrics=metrics,
+    )

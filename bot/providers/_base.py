@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from bot.capabilities import CapabilityProfile
 from bot.errors import ConfigError, ProviderProtocolError
+from bot.metrics import Metrics
 from bot.models import GenerationRequest, TaskStatus, VideoResult
 from bot.ports import ProviderFeatures, Submission
 from bot.providers import sizes
@@ -43,8 +44,24 @@ class HTTPProvider(ABC):
         api_key: str | None,
         client: httpx.AsyncClient,
         fetch: FetchRules = DEFAULT_FETCH,
+        name: str = "default",
+        metrics: Metrics | None = None,
     ) -> None:
-        self._http = ProviderHTTP(client, base_url, api_key, fetch)
+        self.name = name
+        self._http = ProviderHTTP(
+            client,
+            base_url,
+            api_key,
+            fetch,
+            name=name,
+            dialect=self.dialect,
+            metrics=metrics,
+        )
+
+    @property
+    def usable(self) -> bool:
+        # One provider and no circuit breaker yet: usable unless unreachable.
+        return self._http.meter.usable
 
     def output_size(self, request: GenerationRequest) -> tuple[int, int]:
         return sizes.output_size(self.dialect, request)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from bot.errors import (
     ProviderURLRefused,
     ProviderVideoTooLarge,
 )
+from bot.metrics import Metrics, RequestKind
 from bot.models import VideoResult
 from bot.providers._errors import error_for
 from bot.providers._normalise import lookup_url
@@ -89,8 +91,13 @@ class ProviderHTTP:
         base_url: str,
         api_key: str | None,
         fetch: FetchRules = DEFAULT_FETCH,
+        *,
+        name: str = "default",
+        dialect: str = "",
+        metrics: Metrics | None = None,
     ) -> None:
         self._client = client
+        self.meter = (metrics or Metrics()).provider(name, dialect)
         self._base = base_url.rstrip("/")
         self._key = api_key
         self._fetch = fetch
@@ -126,6 +133,8 @@ class ProviderHTTP:
         """Send one request and return its decoded JSON, or raise ``ProviderError``."""
         url = self.url(path)
         fields = list(json_body or ()) + [name for name, _ in form or ()]
+        kind: RequestKind = "query" if method == "GET" else "create"
+        started = time.perf_counter()
         try:
             if json_body is None and form is None and params is None:
                 # A status query: with the client's headers and timeouts merged
@@ -147,13 +156,15 @@ class ProviderHTTP:
                     headers=self._auth,  # ``url`` is under the base URL
                 )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise _transport_error(exc, "Could not reach the video service") from None
+            error = _transport_error(exc, "Could not reach the video service")
+            raise self.meter.failed(kind, error, reached=False) from None
+        self.meter.answered(kind, started)
         try:
             body: object = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         if response.is_error:
-            raise error_for(
+            error = error_for(
                 response.status_code,
                 body,
                 response.headers,
@@ -161,11 +172,13 @@ class ProviderHTTP:
                 secret=self._key,
                 task_route=task_route,
             )
+            raise self.meter.failed(kind, error)
         if body is None:
-            raise ProviderProtocolError(
+            error = ProviderProtocolError(
                 f"The video service answered {method} {path} with something "
                 "that is not JSON."
             )
+            raise self.meter.failed(kind, error)
         return body
 
     async def download(
@@ -178,32 +191,42 @@ class ProviderHTTP:
         """
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
+        started = time.perf_counter()
         try:
-            response = await self._get_checked(url)
+            try:
+                response = await self._get_checked(url)
+            except ProviderURLRefused as exc:
+                raise self.meter.failed("download", exc) from None
             try:
                 if response.is_error:
                     await response.aread()
-                    raise error_for(
+                    error = error_for(
                         response.status_code,
                         _json_or_none(response),
                         response.headers,
                         secret=self._key,
                     )
+                    raise self.meter.failed("download", error)
                 kind = response.headers.get("content-type", "").split(";")[0].strip()
                 if json_redirect and kind.lower() == "application/json":
                     await response.aread()
                     target = lookup_url(_json_or_none(response))
                     if target is None:
-                        raise ProviderProtocolError(
+                        error = ProviderProtocolError(
                             "The video service's download answer has no video link."
                         )
+                        raise self.meter.failed("download", error)
                     return await self.download(target, dest)
-                size = await _write(response, part, self._fetch.max_video_mb)
+                try:
+                    size = await _write(response, part, self._fetch.max_video_mb)
+                except ProviderError as exc:
+                    raise self.meter.failed("download", exc) from None
             finally:
                 await response.aclose()
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             part.unlink(missing_ok=True)
-            raise _transport_error(exc, "The video download failed") from None
+            error = _transport_error(exc, "The video download failed")
+            raise self.meter.failed("download", error, reached=False) from None
         except (ProviderURLRefused, ProviderVideoTooLarge) as exc:
             part.unlink(missing_ok=True)
             # The operator's half of the story; the member reads user_message.
@@ -213,6 +236,8 @@ class ProviderHTTP:
             part.unlink(missing_ok=True)
             raise
         part.replace(dest)
+        # The whole transfer: for a download that is what keeps a member waiting.
+        self.meter.answered("download", started)
         return VideoResult(
             path=str(dest),
             size_bytes=size,
