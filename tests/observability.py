@@ -56,6 +56,28 @@ async def ready_becomes(
         await asyncio.sleep(0.1)
 
 
+async def scraped_when(
+    base_url: str, check: Callable[[Samples], bool], within: float = 5.0
+) -> Samples:
+    """Scrape until ``check(samples)`` holds; those samples, or fail in time."""
+    deadline = time.monotonic() + within
+    while not check(samples := await scrape(base_url)):
+        if time.monotonic() > deadline:
+            raise AssertionError("the metrics never showed it")
+        await asyncio.sleep(0.05)
+    return samples
+
+
+async def counted(
+    base_url: str, name: str, expected: Callable[[], float], **labels: str
+) -> Samples:
+    """Scrape until ``name`` equals ``expected()``: a request the peer recorded
+    may still be on its way back when first scraped."""
+    return await scraped_when(
+        base_url, lambda samples: value(samples, name, **labels) == expected()
+    )
+
+
 async def until(check: Callable[[], Any], within: float = 15.0) -> None:
     async with asyncio.timeout(within):
         while not check():  # noqa: ASYNC110 - the state lives in another server

@@ -7,7 +7,7 @@ after, so each test checks what its own work added.
 
 from __future__ import annotations
 
-import asyncio
+import shutil
 import socket
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pytest
 
 from bot.models import TaskState
 from tests.fakes.tasks import make_request, settled
-from tests.observability import moved, ready, scrape, value
+from tests.observability import moved, ready, scrape, scraped_when, value
 
 pytestmark = pytest.mark.e2e
 
@@ -83,6 +83,24 @@ async def test_readyz_is_ready_while_database_and_provider_answer(make_runtime):
     assert await ready(runtime.base_url) == (200, {"status": "ready"})
 
 
+def _directory_in_place_of(database: Path, aside: Path) -> None:
+    # Blocks reading even for root, where a chmod 000 would not.
+    database.rename(aside)
+    database.mkdir()
+
+
+def _file_back_in_place(database: Path, aside: Path) -> None:
+    database.rmdir()
+    aside.rename(database)
+
+
+def _copy_in_place_of(database: Path, aside: Path) -> None:
+    copy = aside.with_suffix(".copy")
+    shutil.copyfile(database, copy)
+    database.rename(aside)
+    copy.rename(database)
+
+
 async def test_readyz_turns_503_while_the_database_file_is_replaced_then_recovers(
     make_runtime, tmp_path: Path
 ):
@@ -90,13 +108,9 @@ async def test_readyz_turns_503_while_the_database_file_is_replaced_then_recover
     database = Path(runtime.settings.sqlite_path)
     aside = tmp_path / "aside.db"
 
-    # A directory in place of the file blocks reading even for root, where a
-    # chmod 000 would not.
-    database.rename(aside)
-    database.mkdir()
+    _directory_in_place_of(database, aside)
     code, body = await ready(runtime.base_url)
-    database.rmdir()
-    aside.rename(database)
+    _file_back_in_place(database, aside)
 
     assert code == 503
     assert body["status"] == "not ready"
@@ -109,13 +123,8 @@ async def test_readyz_turns_503_when_the_file_is_swapped_for_a_copy(
     make_runtime, tmp_path: Path
 ):
     runtime = await make_runtime()
-    database = Path(runtime.settings.sqlite_path)
 
-    copy = tmp_path / "copy.db"
-    copy.write_bytes(database.read_bytes())
-    original = tmp_path / "original.db"
-    database.rename(original)
-    copy.rename(database)
+    _copy_in_place_of(Path(runtime.settings.sqlite_path), tmp_path / "original.db")
     code, body = await ready(runtime.base_url)
 
     assert code == 503
@@ -143,15 +152,12 @@ async def test_readyz_turns_503_when_the_provider_cannot_be_reached(make_runtime
     assert (await ready(runtime.base_url))[0] == 200
 
     await runtime.service.submit(make_request())
-    unreached = "sorabot_provider_errors_total"
     labels = {**PROVIDER, "kind": "create", "error": "unreachable"}
-
-    async def refused() -> float:
-        return value(await scrape(runtime.base_url), unreached, **labels)
-
-    async with asyncio.timeout(20):
-        while await refused() < 3:
-            await asyncio.sleep(0.05)
+    await scraped_when(
+        runtime.base_url,
+        lambda s: value(s, "sorabot_provider_errors_total", **labels) >= 3,
+        within=20,
+    )
     code, body = await ready(runtime.base_url)
 
     assert code == 503

@@ -74,7 +74,9 @@ class FakeDiscord(DiscordState):
         app.router.add_get("/gateway", self.gateway.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        # A restart after ``stop`` comes back on the same port, where the bot
+        # reconnects.
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self

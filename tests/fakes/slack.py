@@ -113,7 +113,8 @@ class FakeSlack:
         app.router.add_get("/link", self._link)
         self._runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        # A restart after ``stop`` comes back on the same port (the bot reconnects).
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
 
