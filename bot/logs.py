@@ -42,7 +42,7 @@ def task_fields(task: Task, provider: str) -> dict[str, str]:
 class _Masking(logging.Formatter):
     """Masks every known secret in the finished line, exception text included."""
 
-    def __init__(self, secrets: Iterable[str], fmt: str | None = None) -> None:
+    def __init__(self, secrets: Iterable[str] = (), fmt: str | None = None) -> None:
         super().__init__(fmt)
         # Longest first, so a secret containing another is masked whole.
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
