@@ -16,6 +16,7 @@ from datetime import timedelta
 from bot.config import Settings
 from bot.errors import PermissionDenied, UserInputError
 from bot.imaging import check_image_reachable, ensure_decodable
+from bot.logs import task_fields
 from bot.media import MediaHost
 from bot.metrics import Metrics
 from bot.models import (
@@ -126,7 +127,12 @@ class VideoService:
         task.updated_at = utcnow()
         await self._store.save(task)
         self._metrics.task_reached(task)
-        log.info("task %s cancelled by %s", task.id, by.user_id)
+        log.info(
+            "task %s cancelled by %s",
+            task.id,
+            by.user_id,
+            extra=task_fields(task, self._provider.name),
+        )
         thread = self._chats.thread(task.chat)
         if thread is not None:
             try:
@@ -204,7 +210,12 @@ class VideoService:
         self._metrics.task_reached(task)
         await self._open_thread(task)
         self._tracker.track(task)
-        log.info("task %s received from %s", task.id, request.requester.user_id)
+        log.info(
+            "task %s received from %s",
+            task.id,
+            request.requester.user_id,
+            extra=task_fields(task, self._provider.name),
+        )
         return task
 
     async def _check_user_limit(self, request: GenerationRequest) -> None:

@@ -1,4 +1,4 @@
-"""deploy/grafana-dashboard.json charts only series the bot really exports."""
+"""The Grafana dashboard and the README's metrics list stay true to ``/metrics``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.metrics import Metrics
 from tests.fakes.tasks import make_request, settled
 from tests.observability import scrape
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana-dashboard.json"
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = ROOT / "deploy" / "grafana-dashboard.json"
 # Metric names are the only identifiers in the expressions with these prefixes.
 METRIC_NAME = re.compile(r"\b(?:sorabot|process|python)_[a-z0-9_]+\b")
 
@@ -43,3 +45,15 @@ async def test_every_metric_the_dashboard_charts_is_in_metrics_output(make_runti
 
     assert len(charted) >= 10
     assert charted - exported == set()
+
+
+def test_readme_lists_every_sorabot_metric_and_no_other():
+    body, _ = Metrics().render()
+    types = re.findall(r"^# TYPE (sorabot_\w+) ", body.decode(), re.MULTILINE)
+    # prometheus_client's ``_created`` timestamps go with their counter.
+    declared = {name for name in types if not name.endswith("_created")}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    listed = set(re.findall(r"^  \| `(sorabot_\w+)` \|", readme, re.MULTILINE))
+
+    assert listed == declared
