@@ -31,12 +31,15 @@ from prometheus_client import (
 from bot.errors import (
     ProviderAuthError,
     ProviderError,
+    ProviderModerated,
     ProviderProtocolError,
     ProviderQuotaError,
     ProviderRateLimited,
     ProviderRejected,
     ProviderTaskUnknown,
     ProviderUnavailable,
+    ProviderURLRefused,
+    ProviderVideoTooLarge,
 )
 from bot.models import FailureKind, Platform, Task, TaskState
 
@@ -54,9 +57,12 @@ _ERROR_LABELS: tuple[tuple[type[ProviderError], str], ...] = (
     (ProviderQuotaError, "quota"),
     (ProviderRateLimited, "rate_limited"),
     (ProviderTaskUnknown, "unknown_task"),
+    (ProviderModerated, "moderated"),
     (ProviderRejected, "rejected"),
     (ProviderUnavailable, "unavailable"),
     (ProviderProtocolError, "protocol"),
+    (ProviderURLRefused, "url_refused"),
+    (ProviderVideoTooLarge, "too_large"),
 )
 # A provider counts as unusable after this many requests in a row never reached
 # it, until this many seconds have passed since the last one (then it may be tried
