@@ -6,6 +6,8 @@ secrets are ``SecretStr`` so they never show up in a repr, a log line or a trace
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -13,6 +15,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.governance._prices import PriceEntry
+from bot.governance._refunds import RefundKind
 
 Dialect = Literal["v2", "sora", "unified", "openai", "video-create"]
 DIALECTS: tuple[Dialect, ...] = ("v2", "sora", "unified", "openai", "video-create")
@@ -77,6 +81,26 @@ class Settings(BaseSettings):
     task_deadline: float = Field(default=3600.0, gt=0, alias="TASK_DEADLINE")
     user_concurrency_limit: int = Field(default=3, ge=1, alias="USER_CONCURRENCY_LIMIT")
 
+    # Quotas, budgets and blocked words (bot/governance; unset = no limit)
+    user_daily_videos: int | None = Field(default=None, ge=0, alias="USER_DAILY_VIDEOS")
+    server_daily_videos: int | None = Field(
+        default=None, ge=0, alias="SERVER_DAILY_VIDEOS"
+    )
+    server_daily_budget: Decimal | None = Field(
+        default=None, ge=0, alias="SERVER_DAILY_BUDGET"
+    )
+    server_monthly_budget: Decimal | None = Field(
+        default=None, ge=0, alias="SERVER_MONTHLY_BUDGET"
+    )
+    sora_prices: tuple[PriceEntry, ...] = Field(default=(), alias="SORA_PRICES")
+    currency: str = Field(default="USD", alias="CURRENCY")
+    refund_on: Annotated[frozenset[RefundKind], NoDecode] = Field(
+        default=frozenset(RefundKind), alias="REFUND_ON"
+    )
+    blocked_words: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="BLOCKED_WORDS"
+    )
+
     # Discord
     discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
     # Only for the invite link; by default read from the token.
@@ -102,11 +126,26 @@ class Settings(BaseSettings):
         default=40.0, gt=0, alias="SLACK_UPDATES_PER_MINUTE"
     )
 
-    @field_validator("slack_admin_users", mode="before")
+    @field_validator("slack_admin_users", "blocked_words", mode="before")
     @classmethod
     def _split_users(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(u.strip() for u in value.split(",") if u.strip())
+        return value
+
+    @field_validator("sora_prices", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        # From the environment pydantic-settings decodes JSON itself; as a keyword
+        # (tests, a composition root) the same text must work.
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("refund_on", mode="before")
+    @classmethod
+    def _split_kinds(cls, value: object) -> object:
+        if isinstance(value, str):
+            kinds = {k.strip().lower() for k in value.split(",")} - {"", "none"}
+            return frozenset(kinds)
         return value
 
     @field_validator("public_url", "sora_api_url", mode="after")

@@ -29,7 +29,13 @@ from bot.wording import Advice
 
 
 class BotError(Exception):
-    """Base of every deliberate error; ``user_message`` is safe to show."""
+    """Base of every deliberate error; ``user_message`` is safe to show.
+
+    ``has_mentions``: the message holds platform mentions (``<#C1>``, ``<@&R1>``)
+    built from stored ids and no free text, so adapters send it unescaped.
+    """
+
+    has_mentions: bool = False
 
     @property
     def user_message(self) -> str:

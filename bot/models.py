@@ -52,12 +52,16 @@ class ChatRef(BaseModel):
 
 
 class Requester(BaseModel):
-    """Who asked, as the platform knows them."""
+    """Who asked, as the platform knows them.
+
+    ``roles``: the member's Discord role ids, for the role gate (empty elsewhere).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     user_id: str
     display_name: str = ""
+    roles: tuple[str, ...] = ()
 
 
 class ImageInput(BaseModel):

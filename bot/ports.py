@@ -7,8 +7,10 @@ The core depends only on these, so it runs the same under Discord, Slack or the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -165,6 +167,49 @@ class Scope(BaseModel):
     channel_id: str | None = None
 
 
+class UsageClaim(BaseModel):
+    """One video about to count against quotas and budgets (the usage ledger).
+
+    ``cost_micros`` is its price in millionths of the operator's currency, so sums
+    stay exact; ``at`` is when it was reserved (UTC).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    platform: Platform
+    workspace_id: str
+    user_id: str
+    cost_micros: int = 0
+    at: datetime
+
+
+class UsageTotals(BaseModel):
+    """What counts now (refunded entries excluded) in one server's current periods."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_day_videos: int = 0
+    server_day_videos: int = 0
+    server_day_micros: int = 0
+    server_month_micros: int = 0
+
+
+class UsageQuery(BaseModel):
+    """Which server and member, and where their day and month began (UTC instants)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    workspace_id: str
+    user_id: str
+    day_start: datetime
+    month_start: datetime
+
+
+_Refusal = TypeVar("_Refusal")
+
+
 class TaskStore(Protocol):
     """Durable tasks and per-scope settings. SQLite today; PostgreSQL can follow."""
 
@@ -200,4 +245,25 @@ class TaskStore(Protocol):
 
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless the database answers (for ``/readyz``)."""
+        ...
+
+    async def reserve_usage(
+        self,
+        claim: UsageClaim,
+        query: UsageQuery,
+        decide: Callable[[UsageTotals], _Refusal | None],
+    ) -> _Refusal | None:
+        """Count ``query``'s usage and record ``claim`` in ONE transaction.
+
+        ``decide`` sees the totals before the claim and returns a reason to refuse,
+        or None; only then is the claim recorded. Counting and recording must not
+        interleave with another reservation (any process), or concurrent submits
+        would all slip under a cap. Returns what ``decide`` returned.
+        """
+        ...
+
+    async def usage_totals(self, query: UsageQuery) -> UsageTotals: ...
+
+    async def refund_usage(self, task_id: str, kind: str, at: datetime) -> bool:
+        """Stop counting ``task_id``'s claim; False if it had none or was refunded."""
         ...

@@ -30,6 +30,7 @@ from aiohttp import web
 from bot.callbacks import add_callback_routes
 from bot.config import Settings
 from bot.errors import ConfigError, StoreUnavailable
+from bot.governance import Governor
 from bot.http_transport import AiohttpTransport, CookielessClient
 from bot.imaging import prepare_image
 from bot.media import MediaHost
@@ -99,6 +100,7 @@ class Runtime:
     provider: VideoProvider
     service: VideoService
     tracker: Tracker
+    governor: Governor
     media: MediaHost
     video_links: VideoLinks
     http_app: web.Application
@@ -180,6 +182,7 @@ class Runtime:
             fetch=FetchRules(max_video_mb=settings.max_video_mb),
             metrics=self.metrics,
         )
+        self.governor = Governor(self.store, settings)
         self.tracker = Tracker(
             self.store,
             self.provider,
@@ -192,6 +195,7 @@ class Runtime:
             ),
             concurrency=TRACKER_CONCURRENCY,
             metrics=self.metrics,
+            refunds=self.governor,
         )
         stack.push_async_callback(self.tracker.aclose, TRACKER_GRACE)
         self.service = VideoService(
@@ -202,6 +206,7 @@ class Runtime:
             settings,
             self.media,
             metrics=self.metrics,
+            governor=self.governor,
         )
         self.readiness.add("database", self._database_ready)
         self.readiness.add("provider", self._provider_ready)

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from bot.config import Settings
 from bot.errors import PermissionDenied, UserInputError
+from bot.governance import Governor
 from bot.imaging import check_image_reachable, ensure_decodable
 from bot.logs import task_fields
 from bot.media import MediaHost
@@ -53,6 +54,8 @@ class VideoService:
         settings: models, deadline and the default per-user limit.
         media: the bot's media host, to check early that an image can be fetched.
         metrics: counts tasks received and cancelled (the tracker counts the rest).
+        governor: gates, blocked words, quotas and refunds (built from ``store``
+            and ``settings`` when not given).
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class VideoService:
         settings: Settings,
         media: MediaHost,
         metrics: Metrics | None = None,
+        governor: Governor | None = None,
     ) -> None:
         self._store = store
         self._provider = provider
@@ -72,6 +76,7 @@ class VideoService:
         self._settings = settings
         self._media = media
         self._metrics = metrics or Metrics()
+        self.governance = governor or Governor(store, settings)
         # Counting a user's running tasks and adding a new one must not interleave,
         # or two quick submits would both slip under the limit.
         self._admission = asyncio.Lock()
@@ -126,6 +131,7 @@ class VideoService:
         task.state = TaskState.CANCELLED
         task.updated_at = utcnow()
         await self._store.save(task)
+        await self.governance.refund(task, None)
         self._metrics.task_reached(task)
         log.info(
             "task %s cancelled by %s",
@@ -181,6 +187,7 @@ class VideoService:
     async def _create(
         self, request: GenerationRequest, parent: Task | None = None
     ) -> Task:
+        await self.governance.screen(request)
         validate_request(request, self._settings.sora_models, self._provider.features)
         if request.image is not None:
             # Before anything is stored, posted or sent: a cut-off file or a 72
@@ -206,7 +213,14 @@ class VideoService:
                 deadline_at=now + timedelta(seconds=self._settings.task_deadline),
                 parent_task_id=None if parent is None else parent.id,
             )
-            await self._store.add(task)
+            # Counted when accepted, so a refusal comes before anything is posted;
+            # a task that never reaches the provider is given back (``refund``).
+            await self.governance.reserve(task, self._provider.dialect)
+            try:
+                await self._store.add(task)
+            except BaseException:
+                await self.governance.refund(task, None)
+                raise
         self._metrics.task_reached(task)
         await self._open_thread(task)
         self._tracker.track(task)
@@ -247,5 +261,6 @@ class VideoService:
                 message="The bot could not post its status message here.",
             )
             await self._store.save(task)
+            await self.governance.refund(task, FailureKind.DELIVERY)
             raise
         await self._store.save(task)

@@ -17,9 +17,9 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -37,7 +37,9 @@ from bot.models import (
     TaskState,
     VideoResult,
 )
-from bot.ports import Scope
+from bot.ports import Scope, UsageClaim, UsageQuery, UsageTotals
+
+_R = TypeVar("_R")
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -77,6 +79,23 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL,
         PRIMARY KEY (platform, workspace_id, channel_id, key)
     );
+    """,
+    # The usage ledger: one row per video that counts against quotas and budgets,
+    # until it is refunded. Times are UTC ISO strings with microseconds, so they
+    # compare in order as text.
+    """
+    CREATE TABLE usage (
+        task_id TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        cost_micros INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        refunded_at TEXT,
+        refund_kind TEXT
+    );
+    CREATE INDEX usage_by_server ON usage (platform, workspace_id, created_at);
+    CREATE INDEX usage_by_user ON usage (platform, workspace_id, user_id, created_at);
     """,
 )
 
@@ -123,6 +142,8 @@ class SqliteTaskStore:
         # Every /sora reads up to three settings, and only this store writes them:
         # a copy in memory (a few entries per server) saves those round trips.
         self._settings: dict[tuple[str, str, str, str], str | None] = {}
+        # The connection is shared: one explicit transaction at a time.
+        self._transaction = asyncio.Lock()
 
     @classmethod
     async def connect(
@@ -350,6 +371,87 @@ class SqliteTaskStore:
                 (*where, value),
             )
         self._settings[where] = value
+
+
+    # -- usage ledger --------------------------------------------------------------
+
+    async def reserve_usage(
+        self,
+        claim: UsageClaim,
+        query: UsageQuery,
+        decide: Callable[[UsageTotals], _R | None],
+    ) -> _R | None:
+        # BEGIN IMMEDIATE takes SQLite's write lock before counting, so another
+        # process on the same file (``sorabot generate`` next to ``sorabot run``)
+        # waits instead of counting the same totals; the asyncio lock does the same
+        # for this process, whose statements share the one connection.
+        async with self._transaction:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                refusal = decide(await self._totals(query))
+                if refusal is None:
+                    await self._db.execute(
+                        "INSERT INTO usage (task_id, platform, workspace_id, "
+                        "user_id, cost_micros, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            claim.task_id,
+                            claim.platform.value,
+                            claim.workspace_id,
+                            claim.user_id,
+                            claim.cost_micros,
+                            _utc_text(claim.at),
+                        ),
+                    )
+            finally:
+                # Never ROLLBACK: other coroutines' single statements may have run
+                # inside this transaction, and each of them is complete; ours either
+                # happened whole or not at all.
+                await self._db.execute("COMMIT")
+        return refusal
+
+    async def usage_totals(self, query: UsageQuery) -> UsageTotals:
+        return await self._totals(query)
+
+    async def refund_usage(self, task_id: str, kind: str, at: datetime) -> bool:
+        cursor = await self._db.execute(
+            "UPDATE usage SET refunded_at = ?, refund_kind = ? "
+            "WHERE task_id = ? AND refunded_at IS NULL",
+            (_utc_text(at), kind, task_id),
+        )
+        return bool(cursor.rowcount)
+
+    async def _totals(self, query: UsageQuery) -> UsageTotals:
+        day, month = _utc_text(query.day_start), _utc_text(query.month_start)
+        rows = await self._db.execute_fetchall(
+            "SELECT "
+            "COUNT(CASE WHEN user_id = ? AND created_at >= ? THEN 1 END), "
+            "COUNT(CASE WHEN created_at >= ? THEN 1 END), "
+            "COALESCE(SUM(CASE WHEN created_at >= ? THEN cost_micros END), 0), "
+            "COALESCE(SUM(cost_micros), 0) "
+            "FROM usage WHERE platform = ? AND workspace_id = ? "
+            "AND created_at >= ? AND refunded_at IS NULL",
+            (
+                query.user_id,
+                day,
+                day,
+                day,
+                query.platform.value,
+                query.workspace_id,
+                month,  # a day never starts before its month
+            ),
+        )
+        user_day, server_day, day_micros, month_micros = next(iter(rows))
+        return UsageTotals(
+            user_day_videos=int(user_day),
+            server_day_videos=int(server_day),
+            server_day_micros=int(day_micros),
+            server_month_micros=int(month_micros),
+        )
+
+
+def _utc_text(moment: datetime) -> str:
+    """A fixed-width UTC timestamp, so text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:

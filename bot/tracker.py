@@ -33,6 +33,7 @@ from bot.errors import (
     TaskNotFound,
     UserInputError,
 )
+from bot.governance import NoRefunds, Refunds
 from bot.logs import TASK_FIELDS, task_fields
 from bot.metrics import Metrics
 from bot.models import (
@@ -111,6 +112,7 @@ class Tracker:
             callback get ``<public_url>/callbacks/<token>``.
         prepare_image: fits and hosts a reference image for the provider.
         concurrency: at most this many steps (provider calls) at once.
+        refunds: gives failed tasks back to the quotas (``bot.governance``).
         clock: wall-clock seconds, injectable so tests can jump past deadlines.
         metrics: counts state changes and delivery times; its gauges read ours.
     """
@@ -126,6 +128,7 @@ class Tracker:
         public_url: str | None = None,
         prepare_image: PrepareImage = upload_as_is,
         concurrency: int = 64,
+        refunds: Refunds | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
     ) -> None:
@@ -136,6 +139,7 @@ class Tracker:
         self.poll_interval = poll_interval
         self._callback_base = _callback_base(public_url, provider)
         self._prepare_image = prepare_image
+        self._refunds = refunds or NoRefunds()
         self._clock = clock
         self._scheduler = Scheduler(
             self._logged_step, self._on_error, concurrency=concurrency, clock=clock
@@ -422,6 +426,7 @@ class Tracker:
         task.failure = failure
         slot.errors = 0
         log.info("task %s failed: %s", task.id, failure.kind.value)
+        await self._refunds.refund(task, failure.kind)
         if await self._commit(slot, task):
             await self._deliver(slot, task)
 
