@@ -372,7 +372,6 @@ class SqliteTaskStore:
             )
         self._settings[where] = value
 
-
     # -- usage ledger --------------------------------------------------------------
 
     async def reserve_usage(

@@ -31,8 +31,14 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 
 def requester_of(interaction: discord.Interaction[Any]) -> Requester:
+    """Who acted, with their roles for the role gate (none outside a server)."""
     user = interaction.user
-    return Requester(user_id=str(user.id), display_name=user.display_name)
+    roles = user.roles if isinstance(user, discord.Member) else ()
+    return Requester(
+        user_id=str(user.id),
+        display_name=user.display_name,
+        roles=tuple(str(role.id) for role in roles),
+    )
 
 
 def started_text(task: Task) -> str:

@@ -100,6 +100,10 @@ def workspace_of(request: GenerationRequest) -> Scope:
     return Scope(platform=request.chat.platform, workspace_id=request.chat.workspace_id)
 
 
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
 def _ids(stored: str | None) -> list[str]:
     return load_entries(stored)
 
@@ -253,7 +257,9 @@ class Governor:
                 f"The list is full ({MAX_ENTRIES} entries); remove some first."
             )
         await self._change(scope, WORDS, dump_entries([*entries, entry]), by)
-        return f"Blocked {self._where(scope)}: `{entry}` ({len(entries) + 1} entries)."
+        return (
+            f"Blocked {self._where(scope)}: `{entry}` ({_entries(len(entries) + 1)})."
+        )
 
     async def remove_word(self, scope: Scope, entry: str, by: str) -> str:
         entry = entry.strip()
@@ -263,7 +269,7 @@ class Governor:
         entries.remove(entry)
         await self._change(scope, WORDS, dump_entries(entries), by)
         where = self._where(scope)
-        return f"No longer blocked {where}: `{entry}` ({len(entries)} entries)."
+        return f"No longer blocked {where}: `{entry}` ({_entries(len(entries))})."
 
     async def list_words(self, scope: Scope, max_chars: int = 1900) -> str:
         """The list for moderators, cut to ``max_chars`` (a chat message's room)."""

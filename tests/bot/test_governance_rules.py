@@ -72,7 +72,8 @@ def test_monthly_budget_sentence_names_spend_price_and_the_first_of_the_month() 
 
     assert sentence == (
         "This workspace has spent 99.50 EUR of its 100.00 EUR budget this month and "
-        "this video costs 0.75 EUR; more after 00:00 Europe/Paris on 1 April, in 1 d 10 h."
+        "this video costs 0.75 EUR; more after 00:00 Europe/Paris on 1 April, "
+        "in 1 d 10 h."
     )
 
 
@@ -92,7 +93,8 @@ def test_one_more_video_must_fit_every_cap() -> None:
     spent = UsageTotals(server_day_micros=to_micros(Decimal("1.5")))
     assert first_exceeded(caps, spent, half) is None
     over = first_exceeded(caps, spent, half + 1)
-    assert over is not None and over.limit is Limit.SERVER_DAILY_BUDGET
+    assert over is not None
+    assert over.limit is Limit.SERVER_DAILY_BUDGET
     # Without a price table videos are free: a budget never refuses them.
     broke = UsageTotals(server_day_micros=to_micros(Decimal(2)))
     assert first_exceeded(caps, broke, 0) is None

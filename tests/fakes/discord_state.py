@@ -108,7 +108,13 @@ class DiscordState:
         self._by_channel: dict[str, list[FakeMessage]] = {}
         self._by_token: dict[str, FakeInteraction] = {}
         self._command_ids: dict[tuple[str | None, str], str] = {}
-        self._roles = {"bot": self.ids.next(), "moderator": self.ids.next()}
+        self._roles = {
+            "bot": self.ids.next(),
+            "moderator": self.ids.next(),
+            "creators": self.ids.next(),
+        }
+        # Roles members hold besides @everyone, by user id (``give_role``).
+        self.member_roles: dict[str, list[str]] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self.port = 0
 
@@ -144,13 +150,26 @@ class DiscordState:
             }
         return self._users[user_id]
 
+    def role_id(self, name: str) -> str:
+        """The id of one of the guild's roles: ``moderator`` or ``creators``."""
+        return self._roles[name]
+
+    def give_role(self, user: UserArg, role: str) -> None:
+        """``user`` holds the guild role named ``role`` from now on."""
+        user_id = self.user(user)["id"]
+        self.member_roles.setdefault(user_id, []).append(self._roles[role])
+
     def member_payload(
         self, user_id: str, permissions: int | None = None
     ) -> dict[str, Any] | None:
         user = self._users.get(user_id)
         if user is None:
             return None
-        roles = [self._roles["bot"]] if user is self.bot_user else []
+        roles = (
+            [self._roles["bot"]]
+            if user is self.bot_user
+            else list(self.member_roles.get(user_id, ()))
+        )
         member = {
             "user": user,
             "roles": roles,
@@ -213,6 +232,13 @@ class DiscordState:
                     "name": "Moderators",
                     "position": 2,
                     "permissions": str(MODERATOR_PERMISSIONS),
+                },
+                {
+                    **role,
+                    "id": self._roles["creators"],
+                    "name": "Creators",
+                    "position": 3,
+                    "permissions": str(USER_PERMISSIONS),
                 },
             ],
             "channels": [self.channel_payload(c) for c in self.channels],
