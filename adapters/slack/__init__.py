@@ -28,6 +28,7 @@ from adapters.slack.client import make_web_client
 from adapters.slack.deps import SlackDeps
 from adapters.slack.files import VideoUploader
 from adapters.slack.thread import UPLOAD_LIMIT, SlackDirectory
+from adapters.slack.usergroups import SlackUserGroups
 from bot.errors import ConfigError
 from bot.models import Platform
 from bot.proxies import routed_session
@@ -142,6 +143,7 @@ async def attach(
     )
     stack.push_async_callback(_flush, directory)
     runtime.service.register_chat(directory)
+    runtime.service.governance.register_groups(Platform.SLACK, SlackUserGroups(client))
 
     deps = SlackDeps(
         service=runtime.service,

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bot.errors import UserInputError
+from bot.governance import Limit
 from bot.models import Orientation
 
 USAGE = (
@@ -23,7 +24,14 @@ USAGE = (
 ADMIN_USAGE = (
     "Usage: `/sora-admin private on|off [#channel]` turns private mode on or off "
     "for the workspace (or one channel); `/sora-admin limit N` sets how many videos "
-    "one person may have in progress; `/sora-admin` shows the current settings."
+    "one person may have in progress; "
+    "`/sora-admin limits set|clear <limit> [N|none]` (limits: "
+    + ", ".join(f"`{limit.value}`" for limit in Limit)
+    + "); `/sora-admin words add|remove <entry>` and `/sora-admin words list` "
+    "(an entry is a word, a phrase, or `re:` and a regular expression); "
+    "`/sora-admin channels allow #channel…` or `channels clear`; "
+    "`/sora-admin users allow @person @group…` or `users clear`; "
+    "`/sora-admin timezone Europe/Berlin`; `/sora-admin` shows the current settings."
 )
 
 # macOS and iOS turn a typed "--" into an en or em dash ("smart dashes"), so a flag
@@ -32,6 +40,10 @@ _FLAG = re.compile(r"^(?:--|\u2014|\u2013)([a-z0-9][a-z0-9-]*)$", re.IGNORECASE)
 _SECONDS = re.compile(r"^(\d{1,3})s?$")
 # With "Escape channels" on (see the manifest), Slack sends <#C123|general>.
 _CHANNEL = re.compile(r"^<#([A-Z0-9]+)(?:\|[^>]*)?>$")
+_USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_GROUP = re.compile(r"^<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>$")
+# Slack escapes these three in command text.
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
 
 class CommandSyntaxError(UserInputError):
@@ -98,15 +110,108 @@ class ShowSettings:
     pass
 
 
-AdminCommand = PrivateCommand | LimitCommand | ShowSettings
+@dataclass(frozen=True)
+class QuotaCommand:
+    """``limits set|clear``: ``value`` None clears back to the operator's default."""
+
+    limit: Limit
+    value: str | None
+
+
+@dataclass(frozen=True)
+class WordsCommand:
+    action: str  # add, remove or list
+    entry: str = ""
+
+
+@dataclass(frozen=True)
+class ChannelsCommand:
+    """``channels allow`` (ids) or ``channels clear`` (no ids)."""
+
+    channel_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UsersCommand:
+    """``users allow`` (user and user-group ids) or ``users clear`` (none)."""
+
+    member_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TimezoneCommand:
+    zone: str
+
+
+GovernanceCommand = (
+    QuotaCommand | WordsCommand | ChannelsCommand | UsersCommand | TimezoneCommand
+)
+AdminCommand = PrivateCommand | LimitCommand | ShowSettings | GovernanceCommand
+
+
+def _unescape(text: str) -> str:
+    for entity, char in _ENTITIES:
+        text = text.replace(entity, char)
+    return text
+
+
+def _ids(
+    args: list[str], patterns: tuple[re.Pattern[str], ...], what: str
+) -> tuple[str, ...]:
+    ids = []
+    for arg in args:
+        match = next((m for p in patterns if (m := p.match(arg))), None)
+        if match is None:
+            raise CommandSyntaxError(
+                f"`{arg}` is not {what}. Pick it with `#` or `@` so Slack links it."
+            )
+        ids.append(match.group(1))
+    return tuple(ids)
+
+
+def _governance(verb: str, args: list[str], text: str) -> AdminCommand | None:
+    """The governance commands; None if ``verb`` is none of them."""
+    sub = args[0].lower() if args else ""
+    if verb == "limits" and sub in ("set", "clear") and len(args) in (2, 3):
+        name = args[1].lower()
+        if name not in {limit.value for limit in Limit}:
+            raise CommandSyntaxError(
+                f"There is no limit called `{args[1]}`.\n{ADMIN_USAGE}"
+            )
+        if sub == "set" and len(args) == 3:
+            return QuotaCommand(Limit(name), args[2])
+        if sub == "clear" and len(args) == 2:
+            return QuotaCommand(Limit(name), None)
+    if verb == "words":
+        if sub == "list" and len(args) == 1:
+            return WordsCommand("list")
+        if sub in ("add", "remove") and len(args) >= 2:
+            entry = text.split(None, 2)[2]
+            return WordsCommand(sub, _unescape(entry).strip())
+    if verb == "channels":
+        if sub == "clear" and len(args) == 1:
+            return ChannelsCommand(())
+        if sub == "allow" and len(args) >= 2:
+            return ChannelsCommand(_ids(args[1:], (_CHANNEL,), "a channel"))
+    if verb == "users":
+        if sub == "clear" and len(args) == 1:
+            return UsersCommand(())
+        if sub == "allow" and len(args) >= 2:
+            return UsersCommand(_ids(args[1:], (_USER, _GROUP), "a person or group"))
+    if verb == "timezone" and len(args) == 1:
+        return TimezoneCommand(args[0])
+    return None
 
 
 def parse_admin(text: str) -> AdminCommand:
     """Parse ``/sora-admin`` text. Raises ``CommandSyntaxError`` with the syntax."""
     words = text.split()
-    if not words or words == ["status"]:
+    if not words or words in (["status"], ["show"]):
         return ShowSettings()
     verb, args = words[0].lower(), words[1:]
+    governance = _governance(verb, args, text)
+    if governance is not None:
+        return governance
     if verb == "private" and 1 <= len(args) <= 2 and args[0].lower() in ("on", "off"):
         channel_id = None
         if len(args) == 2:

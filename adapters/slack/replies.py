@@ -56,7 +56,9 @@ async def reporting(tell: Tell) -> AsyncIterator[None]:
     try:
         yield
     except BotError as error:
-        await _quietly(tell, escape(error.user_message))
+        text = error.user_message
+        # Mentions built from stored ids only (a gate's channels) stay links.
+        await _quietly(tell, text if error.has_mentions else escape(text))
     except Exception:
         log.exception("handling a Slack request failed")
         await _quietly(tell, APOLOGY)

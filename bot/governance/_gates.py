@@ -27,6 +27,13 @@ def server_word(platform: Platform) -> str:
     return "workspace" if platform is Platform.SLACK else "server"
 
 
+def where(platform: Platform) -> str:
+    """``on this server`` or ``in this workspace``."""
+    if platform is Platform.SLACK:
+        return "in this workspace"
+    return f"on this {server_word(platform)}"
+
+
 def channel_mention(channel_id: str) -> str:
     return f"<#{channel_id}>"
 
@@ -56,8 +63,8 @@ def channel_refusal(
 ) -> str | None:
     if not allowed or channel_id in allowed:
         return None
-    where = listing([channel_mention(c) for c in allowed])
-    return f"Sorry, /sora works only in {where} on this {server_word(platform)}."
+    channels = listing([channel_mention(c) for c in allowed])
+    return f"Sorry, /sora works only in {channels} {where(platform)}."
 
 
 def role_refusal(
@@ -69,12 +76,11 @@ def role_refusal(
     names = listing([member_mention(platform, r) for r in allowed])
     role = "role" if len(allowed) == 1 else "roles"
     return (
-        f"Sorry, /sora is only for members with the {names} {role} on this "
-        f"{server_word(platform)}."
+        f"Sorry, /sora is only for members with the {names} {role} {where(platform)}."
     )
 
 
 def user_refusal(platform: Platform, allowed: Sequence[str]) -> str:
     """Slack: the sentence for someone not listed and in none of the groups."""
     who = listing([member_mention(platform, m) for m in allowed])
-    return f"Sorry, /sora is only open to {who} in this {server_word(platform)}."
+    return f"Sorry, /sora is only open to {who} {where(platform)}."

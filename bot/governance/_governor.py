@@ -77,8 +77,8 @@ log = logging.getLogger(__name__)
 
 UTC_ZONE = ZoneInfo("UTC")
 BLOCKED = (
-    "Sorry, your prompt contains something this server doesn't allow, so nothing "
-    "was sent. Please rephrase it."
+    "Sorry, your prompt contains something that isn't allowed here, so nothing was "
+    "sent. Please rephrase it."
 )
 
 

@@ -216,7 +216,7 @@ async def test_operators_global_blocked_words_apply_everywhere(
     runtime = await discord_runtime(BLOCKED_WORDS="gore, re:blood\\w*")
 
     for prompt in ("some GORE", "bloodbath"):
-        with pytest.raises(UserInputError, match="doesn't allow"):
+        with pytest.raises(UserInputError, match="isn't allowed here"):
             await runtime.service.submit(discord_request(prompt))
 
     assert simulator.requests == []

@@ -74,6 +74,8 @@ class FakeSlack:
         self.uploaded_files: list[UploadedFile] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        # User-group id -> member user ids (``usergroups.users.list``).
+        self.usergroups: dict[str, list[str]] = {}
         self._files: dict[str, tuple[str, bytes, str]] = {}
         self.pending_uploads: dict[str, UploadedFile] = {}
         self._response_born: dict[str, float] = {}

@@ -72,6 +72,13 @@ def user_info(fake: FakeSlack, args: dict[str, Any]) -> dict[str, Any]:
     return {"user": fake.users[user_id]}
 
 
+def usergroup_users(fake: FakeSlack, args: dict[str, Any]) -> dict[str, Any]:
+    group = args.get("usergroup", "")
+    if group not in fake.usergroups:
+        return {"ok": False, "error": "no_such_subteam"}
+    return {"users": list(fake.usergroups[group])}
+
+
 def auth_test(fake: FakeSlack, args: dict[str, Any]) -> dict[str, Any]:
     return {
         "url": "https://fake.slack.com/",
@@ -129,6 +136,7 @@ HANDLERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "views.update": open_view,
     "views.push": open_view,
     "users.info": user_info,
+    "usergroups.users.list": usergroup_users,
     "files.getUploadURLExternal": upload_url,
     "files.completeUploadExternal": complete_upload,
 }

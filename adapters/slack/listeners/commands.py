@@ -19,9 +19,15 @@ from adapters.slack.blocks import escape
 from adapters.slack.convert import slack_chat
 from adapters.slack.deps import SlackDeps
 from adapters.slack.parsing import (
+    ChannelsCommand,
     CommandSyntaxError,
+    GovernanceCommand,
     LimitCommand,
     PrivateCommand,
+    QuotaCommand,
+    ShowSettings,
+    TimezoneCommand,
+    WordsCommand,
     parse_admin,
     parse_command,
 )
@@ -89,10 +95,14 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         tell = via_response_url(respond)
         async with reporting(tell):
             team, channel = str(command["team_id"]), str(command["channel_id"])
-            changes = isinstance(action, PrivateCommand | LimitCommand)
-            if changes and not await deps.admins.is_admin(str(command["user_id"])):
+            user = str(command["user_id"])
+            changes = not isinstance(action, ShowSettings)
+            if changes and not await deps.admins.is_admin(user):
                 raise PermissionDenied(NOT_ADMIN)
-            if isinstance(action, PrivateCommand):
+            if isinstance(action, GovernanceCommand):
+                workspace = Scope(platform=Platform.SLACK, workspace_id=team)
+                await tell(await _governance(deps, action, workspace, user))
+            elif isinstance(action, PrivateCommand):
                 scope = Scope(
                     platform=Platform.SLACK,
                     workspace_id=team,
@@ -117,10 +127,48 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     app.command(ADMIN_COMMAND)(sora_admin)
 
 
+# The longest word list shown in one answer (a message holds 40,000 characters).
+_LIST_CHARS = 3800
+
+
+async def _governance(
+    deps: SlackDeps, action: GovernanceCommand, scope: Scope, user: str
+) -> str:
+    """Run a governance command; its sentence as mrkdwn."""
+    governance = deps.service.governance
+    if isinstance(action, QuotaCommand):
+        said = await governance.set_limit(scope, action.limit, action.value, user)
+    elif isinstance(action, WordsCommand):
+        if action.action == "add":
+            said = await governance.add_word(scope, action.entry, user)
+        elif action.action == "remove":
+            said = await governance.remove_word(scope, action.entry, user)
+        else:
+            said = await governance.list_words(scope, _LIST_CHARS)
+    elif isinstance(action, TimezoneCommand):
+        said = await governance.set_timezone(scope, action.zone, user)
+    elif isinstance(action, ChannelsCommand):
+        # Sentences naming channels, people and groups are built from their ids
+        # alone, so they go out as links.
+        if not action.channel_ids:
+            return await governance.clear_channels(scope, user)
+        for channel_id in action.channel_ids:
+            said = await governance.allow_channel(scope, channel_id, user)
+        return said
+    else:
+        if not action.member_ids:
+            return await governance.clear_members(scope, user)
+        return await governance.allow_members(scope, action.member_ids, user)
+    # Entries are the moderators' own text.
+    return escape(said)
+
+
 async def _show_settings(deps: SlackDeps, team: str, channel: str, tell: Tell) -> None:
     private = await deps.service.private_mode(slack_chat(team, channel))
     limit = await deps.service.user_limit(Platform.SLACK, team)
+    workspace = Scope(platform=Platform.SLACK, workspace_id=team)
     lines = [
+        await deps.service.governance.describe(workspace),
         f"Private mode in this channel: {'on' if private else 'off'}.",
         f"Videos in progress per person: at most {limit}.",
     ]
