@@ -63,7 +63,7 @@ async def command(bot: Bot, text: str, *, admin: bool = False, **kw: Any) -> str
     assert ack.status == 200
     rid = fields["response_url"].rsplit("/", 1)[1]
     async with asyncio.timeout(10):
-        while not bot.fake.responses[rid]:
+        while not bot.fake.responses[rid]:  # noqa: ASYNC110 - the fake has no event
             await asyncio.sleep(0.02)
     [answer] = bot.fake.responses[rid]
     assert answer.get("response_type") == "ephemeral"

@@ -43,6 +43,7 @@ SCOPE_OF = {
     "files_getUploadURLExternal": "files:write",
     "files_completeUploadExternal": "files:write",
     "users_info": "users:read",
+    "usergroups_users_list": "usergroups:read",  # the user-group gate
     "views_open": None,  # needs only the trigger of an interaction
     "url_private": "files:read",  # downloading an image shared in Slack
 }
@@ -165,7 +166,7 @@ def test_manifest_asks_for_exactly_the_scopes_the_adapter_uses(manifest):
     source = "\n".join(
         p.read_text(encoding="utf-8") for p in (ROOT / "adapters/slack").rglob("*.py")
     )
-    methods = set(re.findall(r"client\.((?:chat|files|users|views)_\w+)\(", source))
+    methods = set(re.findall(r"client\.((?:chat|files|users|usergroups|views)_\w+)\(", source))
     if "url_private" in source:
         methods.add("url_private")
     unknown = methods - set(SCOPE_OF)
