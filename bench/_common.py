@@ -5,9 +5,14 @@ Linux only (the figures come from ``/proc``), like the machines the benchmarks r
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
+
+from bot.models import Platform
+from bot.ports import Scope
+from bot.store import SqliteTaskStore
 
 # The simulator subprocess of every benchmark demands this bearer key.
 SIM_KEY = "bench-key"
@@ -45,3 +50,43 @@ def percentile(values: list[float], q: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- governance enabled, refusing nothing -------------------------------------------
+
+BLOCKED_ENTRIES = 1000
+
+
+def blocked_entries(prefix: str) -> list[str]:
+    """1,000 entries no bench prompt contains: words, phrases and a few patterns."""
+    words = [f"{prefix}word{n:04d}" for n in range(BLOCKED_ENTRIES - 20)]
+    phrases = [f"{prefix} phrase {n}" for n in range(10)]
+    patterns = [f"re:{prefix}pat{n}[0-9]+x" for n in range(10)]
+    return words + phrases + patterns
+
+
+def governance_env() -> dict[str, str]:
+    """Every limit set (none reached), a price table and 1,000 global entries."""
+    prices = [
+        {"price": "0.40"},
+        {"model": "sora-2-pro", "price": "1.50"},
+        {"model": "sora-2-pro", "hd": True, "price": "2.50"},
+        {"provider": "openai", "model": "sora-2", "seconds": 15, "price": "0.60"},
+    ]
+    return {
+        "USER_DAILY_VIDEOS": "1000",
+        "SERVER_DAILY_VIDEOS": "1000000",
+        "SERVER_DAILY_BUDGET": "1000000",
+        "SERVER_MONTHLY_BUDGET": "10000000",
+        "SORA_PRICES": json.dumps(prices),
+        "BLOCKED_WORDS": ",".join(blocked_entries("global")),
+    }
+
+
+async def seed_server_words(db: Path, platform: Platform, workspace_id: str) -> None:
+    """The server's own 1,000-entry list, stored before the bot starts."""
+    async with SqliteTaskStore.open(db) as store:
+        scope = Scope(platform=platform, workspace_id=workspace_id)
+        await store.set_setting(
+            scope, "blocked_words", json.dumps(blocked_entries("srv"))
+        )

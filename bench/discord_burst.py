@@ -33,7 +33,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import SIM_KEY, cpu_seconds, peak_rss_mb, percentile  # noqa: E402
+from bench._common import (  # noqa: E402
+    SIM_KEY,
+    cpu_seconds,
+    governance_env,
+    peak_rss_mb,
+    percentile,
+    seed_server_words,
+)
+from bot.models import Platform  # noqa: E402
 from tests.fakes.discord import FakeDiscord, FakeInteraction  # noqa: E402
 from tests.fakes.discord_limits import DiscordError  # noqa: E402
 from tests.fakes.provider import simulator_process  # noqa: E402
@@ -170,12 +178,18 @@ async def run(
     finish_within: float | None,
     extra_env: dict[str, str],
     log_to: Path | None,
+    governance: bool = False,
 ) -> Result:
     with tempfile.TemporaryDirectory(prefix="discord-burst-") as tmp:
         workdir = Path(tmp)
         async with FakeDiscord() as fake:
             names = [fake.add_channel(f"video-{n}") for n in range(channels)]
             scopes = count_429_scopes(fake)
+            if governance:
+                await seed_server_words(
+                    workdir / "bench.db", Platform.DISCORD, fake.guild_id
+                )
+                extra_env = {**governance_env(), **extra_env}
             bot = await start_bot(fake, sim_url, workdir, poll, extra_env)
             try:
                 await fake.wait_for_bot(timeout=60)
@@ -282,6 +296,7 @@ async def main(args: argparse.Namespace) -> None:
             finish_within=args.finish_within,
             extra_env=extra_env,
             log_to=args.log_to,
+            governance=args.governance,
         )
         report(main_run, detail=True)
         best = None
@@ -295,6 +310,7 @@ async def main(args: argparse.Namespace) -> None:
                 finish_within=None,
                 extra_env=extra_env,
                 log_to=None,
+                governance=args.governance,
             )
             report(step, detail=False)
             if step.percentile(99) >= 1.0 or step.unacked:
@@ -325,6 +341,12 @@ def parse_args() -> argparse.Namespace:
         help="comma-separated rates to step through (empty: no sweep)",
     )
     parser.add_argument("--sweep-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--governance",
+        action="store_true",
+        help="quotas, budgets, a price table and 1,000 blocked words (global and "
+        "the server's own), none of them refusing",
+    )
     parser.add_argument(
         "--bot-env",
         action="append",

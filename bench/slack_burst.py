@@ -42,9 +42,12 @@ from bench._common import (  # noqa: E402
     SIM_KEY,
     cpu_seconds,
     free_port,
+    governance_env,
     peak_rss_mb,
     percentile,
+    seed_server_words,
 )
+from bot.models import Platform  # noqa: E402
 from tests.fakes.provider import simulator_process  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
 from tests.fakes.slack_payloads import SIGNING_SECRET, signed_headers  # noqa: E402
@@ -77,6 +80,9 @@ async def _bot(
         "HTTP_PORT": str(port),
         "LOG_LEVEL": "WARNING",
     }
+    if args.governance:
+        await seed_server_words(workdir / "bench.db", Platform.SLACK, fake.team_id)
+        env.update(governance_env())
     with (workdir / "bot.log").open("ab") as log:
         profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
         # A handle is all we need (ASYNC220); the arguments are our own (S603).
@@ -261,6 +267,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sweep", default="100,200,400,600,800")
     parser.add_argument("--sweep-seconds", type=float, default=5)
     parser.add_argument("--profile", help="write the bot's cProfile stats here")
+    parser.add_argument(
+        "--governance",
+        action="store_true",
+        help="quotas, budgets, a price table and 1,000 blocked words (global and "
+        "the workspace's own), none of them refusing",
+    )
     return parser.parse_args()
 
 
