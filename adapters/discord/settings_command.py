@@ -8,6 +8,7 @@ from the interaction itself before anything changes.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -42,7 +43,9 @@ def _by(interaction: discord.Interaction[Any]) -> str:
 
 
 async def _answer(
-    interaction: discord.Interaction[Any], change: Any, *args: Any
+    interaction: discord.Interaction[Any],
+    change: Callable[..., Awaitable[str]],
+    *args: Any,
 ) -> None:
     """Run one governance setter for this server and show its sentence."""
     async with reporting(interaction):
