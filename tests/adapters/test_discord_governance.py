@@ -92,7 +92,7 @@ async def test_video_failed_by_moderation_is_refunded_and_another_can_be_made(
         await sora(fake, "a storm #moderation")
         status = (await wait_for_status(fake))[0]
         [error] = await wait_for_thread_post(fake, await thread_of(fake, status))
-        assert "blocked by the video service's review" in error.content
+        assert "content review" in error.content
         again = await sora(fake, "a calm sea")
         await delivered(fake, 2)
 

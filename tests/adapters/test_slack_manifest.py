@@ -166,7 +166,9 @@ def test_manifest_asks_for_exactly_the_scopes_the_adapter_uses(manifest):
     source = "\n".join(
         p.read_text(encoding="utf-8") for p in (ROOT / "adapters/slack").rglob("*.py")
     )
-    methods = set(re.findall(r"client\.((?:chat|files|users|usergroups|views)_\w+)\(", source))
+    methods = set(
+        re.findall(r"client\.((?:chat|files|users|usergroups|views)_\w+)\(", source)
+    )
     if "url_private" in source:
         methods.add("url_private")
     unknown = methods - set(SCOPE_OF)
