@@ -215,7 +215,7 @@ class VideoService:
             )
             # Counted when accepted, so a refusal comes before anything is posted;
             # a task that never reaches the provider is given back (``refund``).
-            await self.governance.reserve(task, self._provider.dialect)
+            await self.governance.reserve(task, self._provider)
             try:
                 await self._store.add(task)
             except BaseException:

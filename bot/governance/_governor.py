@@ -68,7 +68,7 @@ from bot.governance._words import (
     matcher_for,
 )
 from bot.models import FailureKind, GenerationRequest, Platform, Task, utcnow
-from bot.ports import Scope, TaskStore, UsageClaim, UsageQuery
+from bot.ports import Scope, TaskStore, UsageClaim, UsageQuery, VideoProvider
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -152,7 +152,7 @@ class Governor:
         if hit is not None:
             await self._refuse(request, RefusalReason.BLOCKED_WORD, hit, BLOCKED)
 
-    async def reserve(self, task: Task, provider: str) -> None:
+    async def reserve(self, task: Task, provider: VideoProvider) -> None:
         """Count ``task`` against every limit, or raise ``Refused`` (nothing kept)."""
         request = task.request
         if request.chat.platform is Platform.CLI:
@@ -160,7 +160,8 @@ class Governor:
         scope = workspace_of(request)
         caps = await self.caps(scope)
         when = periods(self._clock(), await self.zone(scope))
-        cost = to_micros(price_of(self._settings.sora_prices, provider, request))
+        names = (provider.name, provider.dialect)
+        cost = to_micros(price_of(self._settings.sora_prices, names, request))
         claim = UsageClaim(
             task_id=task.id,
             platform=scope.platform,

@@ -1,9 +1,10 @@
 """The operator's price table (``SORA_PRICES``): what one video costs.
 
 Operators copy their relay's price list: a JSON list of entries with any of
-``provider`` (the dialect), ``model``, ``seconds``, ``hd`` and the ``price`` of one
-such video. A field left out matches everything; of the entries that match, the
-one naming the most fields wins, and of equally specific ones the first listed.
+``provider`` (the provider's name or its dialect), ``model``, ``seconds``, ``hd``
+and the ``price`` of one such video. A field left out matches everything; of the
+entries that match, the one naming the most fields wins, and of equally specific
+ones the first listed.
 No matching entry means the video costs nothing (count-only limits).
 """
 
@@ -31,9 +32,9 @@ class PriceEntry(BaseModel):
         named = (self.provider, self.model, self.seconds, self.hd)
         return sum(field is not None for field in named)
 
-    def matches(self, provider: str, request: GenerationRequest) -> bool:
+    def matches(self, providers: Sequence[str], request: GenerationRequest) -> bool:
         return (
-            self.provider in (None, provider)
+            (self.provider is None or self.provider in providers)
             and self.model in (None, request.model)
             and self.seconds in (None, request.seconds)
             and self.hd in (None, request.hd)
@@ -41,11 +42,12 @@ class PriceEntry(BaseModel):
 
 
 def price_of(
-    table: Sequence[PriceEntry], provider: str, request: GenerationRequest
+    table: Sequence[PriceEntry], providers: Sequence[str], request: GenerationRequest
 ) -> Decimal:
+    """The price of ``request`` at the provider known by any of ``providers``."""
     best: PriceEntry | None = None
     for entry in table:
-        if entry.matches(provider, request) and (
+        if entry.matches(providers, request) and (
             best is None or entry.specificity > best.specificity
         ):
             best = entry

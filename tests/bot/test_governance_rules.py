@@ -110,7 +110,7 @@ def test_most_specific_price_entry_wins_and_missing_fields_match_all() -> None:
     )
 
     def cost(provider: str = "openai", **fields: object) -> Decimal:
-        return price_of(table, provider, make_request(**fields))
+        return price_of(table, ("default", provider), make_request(**fields))
 
     assert cost() == Decimal("0.10")
     assert cost(model="sora-2-pro") == Decimal("1.00")
@@ -118,7 +118,9 @@ def test_most_specific_price_entry_wins_and_missing_fields_match_all() -> None:
     assert cost("v2", model="sora-2-pro") == Decimal("0.80")
     # Equally specific: the first listed of the two wins.
     assert cost("v2", model="sora-2-pro", hd=True) == Decimal("2.50")
-    assert price_of((), "openai", make_request()) == 0
+    assert price_of((), ("default", "openai"), make_request()) == 0
+    named = (PriceEntry(provider="default", price=Decimal(3)),)
+    assert price_of(named, ("default", "openai"), make_request()) == 3
 
 
 @pytest.mark.parametrize(
