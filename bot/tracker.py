@@ -326,11 +326,6 @@ class Tracker:
             why = "had not answered when the bot stopped"
             await self._fail(slot, task, _not_resent(why))
             return
-        refusal = self._pool.refusal(task.request)
-        if refusal is not None:
-            failure = Failure(kind=FailureKind.INVALID_INPUT, message=refusal)
-            await self._fail(slot, task, failure)
-            return
         now = self._clock()
         if slot.submit_since is None:
             slot.submit_since = now
@@ -370,10 +365,10 @@ class Tracker:
         task.provider_task_id = placed.provider_task_id
         task.state = TaskState.SUBMITTED
         log.info(
-            "task %s submitted to %s as %s",
+            "task %s submitted as %s to provider %s",
             task.id,
-            placed.member.name,
             placed.provider_task_id,
+            placed.member.name,
         )
         if await self._commit(slot, task):
             self._next_poll(slot, earliest=0.5)

@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
-from bot.capabilities import CapabilityProfile, first_refusal
+from bot.capabilities import CapabilityProfile
 from bot.errors import (
     ConfigError,
     CreateOutcomeUnknown,
@@ -216,20 +216,19 @@ class ProviderPool:
     def get(self, name: str) -> PoolMember | None:
         return self._by_name.get(name)
 
-    def refusal(self, request: GenerationRequest) -> str | None:
-        """Why no configured provider can make ``request``; None if one can."""
-        return first_refusal(self.profiles, request)
-
     def route(
         self, request: GenerationRequest, *, last: str | None = None
     ) -> list[PoolMember]:
         """The providers that can make ``request``, in the order to try them.
 
-        ``last`` goes to the end: a retry after a create whose outcome at that
-        provider was unknown tries the others first.
+        When no profile takes it (the service's validation refuses such requests
+        before they are stored), every provider is tried in order and its own
+        answer decides, as with a single provider. ``last`` goes to the end: a
+        retry after a create whose outcome at that provider was unknown tries the
+        others first.
         """
         able = [m for m in self.members if m.profile.refusal(request) is None]
-        return sorted(able, key=lambda m: m.name == last)
+        return sorted(able or self.members, key=lambda m: m.name == last)
 
     async def place(
         self,
