@@ -9,6 +9,9 @@ import os
 import socket
 from pathlib import Path
 
+from bot.models import ChatRef, Platform
+from bot.ports import ChatThread
+
 # The simulator subprocess of every benchmark demands this bearer key.
 SIM_KEY = "bench-key"
 
@@ -45,3 +48,16 @@ def percentile(values: list[float], q: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class OneThreadDirectory:
+    """A command-line ``ChatDirectory`` whose tasks all share one thread: the
+    benchmarks' chat surface, which only notes times."""
+
+    platform = Platform.CLI
+
+    def __init__(self, thread: ChatThread) -> None:
+        self._thread = thread
+
+    def thread(self, chat: ChatRef) -> ChatThread:
+        return self._thread

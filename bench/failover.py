@@ -36,7 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import SIM_KEY  # noqa: E402
+from bench._common import SIM_KEY, OneThreadDirectory, percentile  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.models import (  # noqa: E402
     ChatRef,
@@ -87,21 +87,6 @@ class TimingThread:
             self._outcomes.done.set()
 
 
-class TimingDirectory:
-    platform = Platform.CLI
-
-    def __init__(self, outcomes: Outcomes) -> None:
-        self._thread = TimingThread(outcomes)
-
-    def thread(self, chat: ChatRef) -> TimingThread:
-        return self._thread
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
-
-
 async def run(args: argparse.Namespace, sims: SimulatorsProcess, workdir: Path) -> None:
     providers = [
         {"name": f"p{n}", "dialect": args.dialect, "url": url, "key": SIM_KEY}
@@ -130,7 +115,7 @@ async def run(args: argparse.Namespace, sims: SimulatorsProcess, workdir: Path) 
     died_at = 0.0
     async with Runtime(settings) as runtime:
         runtime.http_client.event_hooks["request"].append(count)
-        runtime.service.register_chat(TimingDirectory(outcomes))
+        runtime.service.register_chat(OneThreadDirectory(TimingThread(outcomes)))
         await runtime.start()
         start = time.monotonic()
         for n in range(args.jobs):
@@ -189,12 +174,14 @@ async def run(args: argparse.Namespace, sims: SimulatorsProcess, workdir: Path) 
         f"tried at the dead p1: {creates_sent['p1'] - p1_before} "
         "(the rest skipped it: circuit open)"
     )
-    if added:
+    if added and before:
         print(
             f"added time to delivery for those: p50 {percentile(added, 0.5):.3f} s, "
             f"p99 {percentile(added, 0.99):.3f} s (baseline p50 {baseline:.2f} s "
             f"from {len(before)} jobs p1 delivered before it died)"
         )
+    elif failed_over:
+        print("no job was delivered by p1 before it died: no baseline to compare")
     for message, count in outcomes.failures.most_common():
         print(f"told, no video ({count}): {message}")
 
