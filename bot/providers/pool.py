@@ -274,10 +274,15 @@ class ProviderPool:
                     ) from exc
                 if verdict is CreateVerdict.REFUSED:
                     raise
-                log.warning(
-                    "provider %s did not take the create (%s); trying the next",
+                # A refused key or an empty account needs the operator.
+                operator = isinstance(exc, ProviderAuthError | ProviderQuotaError)
+                log.log(
+                    logging.ERROR if operator else logging.WARNING,
+                    "provider %s did not take the create (%s, HTTP %s); trying the "
+                    "next",
                     member.name,
                     type(exc).__name__,
+                    exc.status_code,
                 )
                 errors.append((member.name, exc))
                 continue
