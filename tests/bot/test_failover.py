@@ -273,3 +273,21 @@ async def test_provider_one_at_a_closed_port_then_provider_two(
 
     assert stored.provider == "p2"
     assert stored.failure is None
+
+
+async def test_a_hung_relay_costs_at_most_three_jobs_before_jobs_go_elsewhere(
+    open_runtime: OpenRuntime, sims: list[Simulator]
+) -> None:
+    p1, p2 = sims
+    p1.inject("hang", times=10)
+    runtime = await open_runtime(SORA_CREATE_TIMEOUT=0.5)
+
+    told = []
+    for n in range(4):
+        task = await runtime.service.submit(make_request(f"job {n}"))
+        told.append(await settled(runtime, task.id, within=10))
+
+    assert [t.failure is None for t in told] == [False, False, False, True]
+    assert told[3].provider == "p2"
+    assert len(creates(p1)) == 3
+    assert len(creates(p2)) == 1
