@@ -648,9 +648,9 @@ class Tracker:
 
 def _callback_base(public_url: str | None, provider: VideoProvider) -> str | None:
     """Where the provider's callbacks go, or None to rely on polling alone."""
-    if not public_url or not provider.features.callbacks:
+    if not public_url or not provider.profile.callbacks:
         return None
-    if provider.features.https_callbacks_only and not public_url.lower().startswith(
+    if provider.profile.https_callbacks_only and not public_url.lower().startswith(
         "https://"
     ):
         # Sending it anyway would get every create refused.
