@@ -25,6 +25,7 @@ from bot.simulator import Simulator
 from tests.fakes.chat import RecordingChat
 from tests.fakes.provider import providers_json, running_simulators
 from tests.fakes.tasks import creates, make_request, make_task, settled
+from tests.observability import ready, scrape, value
 
 KEY = "sim-key"
 OpenRuntime = Callable[..., Awaitable[Runtime]]
@@ -291,3 +292,25 @@ async def test_a_hung_relay_costs_at_most_three_jobs_before_jobs_go_elsewhere(
     assert told[3].provider == "p2"
     assert len(creates(p1)) == 3
     assert len(creates(p2)) == 1
+
+
+async def test_readyz_stays_ready_while_another_provider_takes_the_jobs(
+    open_runtime: OpenRuntime, sims: list[Simulator]
+) -> None:
+    p1 = sims[0]
+    await p1.refuse_connections()
+    runtime = await open_runtime()
+
+    for n in range(4):  # enough for p1 to count as unreachable, circuit open
+        task = await runtime.service.submit(make_request(f"job {n}"))
+        assert (await settled(runtime, task.id)).provider == "p2"
+    code, _ = await ready(runtime.base_url)
+    samples = await scrape(runtime.base_url)
+
+    assert code == 200
+    unreachable = {"provider": "p1", "dialect": "v2", "error": "unreachable"}
+    assert (
+        value(samples, "sorabot_provider_errors_total", kind="create", **unreachable)
+        >= 1
+    )
+    assert not runtime.pool.get("p1").usable
