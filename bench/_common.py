@@ -10,8 +10,8 @@ import os
 import socket
 from pathlib import Path
 
-from bot.models import Platform
-from bot.ports import Scope
+from bot.models import ChatRef, Platform
+from bot.ports import ChatThread, Scope
 from bot.store import SqliteTaskStore
 
 # The simulator subprocess of every benchmark demands this bearer key.
@@ -90,3 +90,16 @@ async def seed_server_words(db: Path, platform: Platform, workspace_id: str) -> 
         await store.set_setting(
             scope, "blocked_words", json.dumps(blocked_entries("srv"))
         )
+
+
+class OneThreadDirectory:
+    """A command-line ``ChatDirectory`` whose tasks all share one thread: the
+    benchmarks' chat surface, which only notes times."""
+
+    platform = Platform.CLI
+
+    def __init__(self, thread: ChatThread) -> None:
+        self._thread = thread
+
+    def thread(self, chat: ChatRef) -> ChatThread:
+        return self._thread

@@ -31,7 +31,12 @@ from pydantic import SecretStr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import SIM_KEY, cpu_seconds, status_kb  # noqa: E402
+from bench._common import (  # noqa: E402
+    SIM_KEY,
+    OneThreadDirectory,
+    cpu_seconds,
+    status_kb,
+)
 from bot.config import Settings  # noqa: E402
 from bot.models import (  # noqa: E402
     ChatRef,
@@ -93,16 +98,6 @@ class TimingThread:
             self._clock.done.set()
 
 
-class TimingDirectory:
-    platform = Platform.CLI
-
-    def __init__(self, clock: Clock) -> None:
-        self._thread = TimingThread(clock)
-
-    def thread(self, chat: ChatRef) -> TimingThread:
-        return self._thread
-
-
 def simulated_end(provider_task_id: str) -> float | None:
     code = provider_task_id.rsplit("_", 1)[-1]
     spec = TaskSpec.decode(code)
@@ -156,7 +151,7 @@ async def run(
 
     async with Runtime(settings) as runtime:
         runtime.http_client.event_hooks["request"].append(count)
-        runtime.service.register_chat(TimingDirectory(clock))
+        runtime.service.register_chat(OneThreadDirectory(TimingThread(clock)))
         note_completions(runtime.provider, clock)
         settle_heap()  # as ``sorabot run`` does once its adapters are attached
         await runtime.start()

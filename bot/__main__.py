@@ -26,6 +26,7 @@ from bot.commands import (
     EXIT_OK,
     EXIT_USAGE,
     generate,
+    list_providers,
     list_tasks,
     resume,
 )
@@ -152,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the Discord invite link with the permissions the bot "
         "needs (application id from DISCORD_APPLICATION_ID or DISCORD_TOKEN).",
     )
+    commands.add_parser(
+        "providers",
+        help="show the configured providers and check each one",
+        description=(
+            "Print each configured provider (name, dialect, base URL, what it can "
+            "do, circuit state) and check that it is reachable and takes its key."
+        ),
+    )
     return parser
 
 
@@ -197,6 +206,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _run(settings, signals)
         if args.command == "invite":
             return await _invite(settings)
+        if args.command == "providers":
+            return await list_providers(settings)
         return await list_tasks(settings, args.limit)
     except Interrupted as exc:
         return 128 + exc.signum

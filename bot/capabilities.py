@@ -150,3 +150,12 @@ SORA_2 = ModelCapability(name="sora-2", seconds=(10, 15))
 SORA_2_PRO = ModelCapability(
     name="sora-2-pro", seconds=(10, 15, 25), hd_seconds=(10, 15)
 )
+
+
+def narrowed(
+    profile: CapabilityProfile, models: Sequence[ModelCapability] | None
+) -> CapabilityProfile:
+    """``profile`` with the operator's own model list (a relay's renames), if any."""
+    if not models:
+        return profile
+    return profile.model_copy(update={"models": tuple(models)})

@@ -1,4 +1,4 @@
-"""The one-off commands: ``generate``, ``resume`` and ``tasks``.
+"""The one-off commands: ``generate``, ``resume``, ``tasks`` and ``providers``.
 
 Each opens a ``Runtime`` of its own with the terminal as the chat surface, so a
 command-line generation goes through exactly the same service, store, tracker and
@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import mimetypes
 import sys
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import DEFAULT_PROVIDER, Settings
 from bot.errors import UserInputError
+from bot.http_transport import AiohttpTransport, CookielessClient
 from bot.models import (
     GenerationRequest,
     ImageInput,
@@ -26,9 +28,12 @@ from bot.models import (
     Task,
     TaskState,
 )
+from bot.provider_report import report
+from bot.proxies import Proxies
 from bot.rendering import outcome_label
-from bot.runtime import Runtime
+from bot.runtime import HTTP_LIMITS, HTTP_TIMEOUT, Runtime, build_pool
 from bot.signals import Interrupted, Signals
+from bot.simulator import Simulator
 from bot.store import SqliteTaskStore
 from bot.terminal import TerminalDirectory, cli_chat
 
@@ -199,5 +204,33 @@ def _progress(task: Task) -> str:
 
 
 def _provider(task: Task) -> str:
-    """Which provider made (or was asked for) the video: today its dialect."""
+    """Which provider made (or was asked for) the video: its dialect, and its
+    configured name when there are several (``SORA_PROVIDERS``)."""
+    if task.provider and task.provider != DEFAULT_PROVIDER:
+        return f"{task.provider}/{task.dialect}"
     return task.dialect or "-"
+
+
+async def list_providers(settings: Settings) -> int:
+    """Print each configured provider, its profile and a live check on stdout.
+
+    ``EXIT_FAILED`` when some provider is unreachable or refuses its key.
+    """
+    proxies = Proxies()  # the same routes as ``sorabot run`` takes
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            CookielessClient(
+                timeout=HTTP_TIMEOUT, transport=AiohttpTransport(HTTP_LIMITS, proxies)
+            )
+        )
+        simulator_url = None
+        if settings.use_simulator:
+            simulator = await stack.enter_async_context(
+                Simulator(settings.simulator_duration)
+            )
+            simulator_url = simulator.base_url
+            proxies.go_direct(simulator_url)
+        pool = build_pool(settings, client, simulator_url)
+        lines, healthy = await report(pool.members, simulated=simulator_url is not None)
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK if healthy else EXIT_FAILED

@@ -7,13 +7,24 @@ secrets are ``SecretStr`` so they never show up in a repr, a log line or a trace
 from __future__ import annotations
 
 import json
+import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.capabilities import ModelCapability
 from bot.errors import ConfigError
 from bot.governance._prices import PriceEntry
 from bot.governance._refunds import RefundKind
@@ -41,6 +52,89 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
 )
 
 
+DEFAULT_PROVIDER = "default"
+
+
+class ProviderConfig(BaseModel):
+    """One configured provider (an entry of ``SORA_PROVIDERS``), or the single
+    ``default`` one made from ``SORA_API_URL``/``SORA_API_KEY``/``SORA_API_DIALECT``.
+
+    ``url`` and ``key`` are None only for the default provider while no key is
+    set: the built-in simulator serves then. ``models`` narrows or renames the
+    dialect's models (``sent_as`` is the relay's own name); ``priority`` orders
+    the providers (lower first; ties keep the list order).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    dialect: Dialect
+    url: str | None = None
+    key: SecretStr | None = None
+    models: tuple[ModelCapability, ...] | None = Field(default=None, min_length=1)
+    watermark: bool | None = None
+    priority: int = 0
+
+    @field_validator("url", mode="after")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+def parse_providers(
+    raw: str, source: str, *, toml: bool = False
+) -> tuple[ProviderConfig, ...]:
+    """``SORA_PROVIDERS`` (JSON) or a providers file (JSON or TOML), in priority
+    order. Raises ``ConfigError`` naming the entry and field; never the input
+    (it holds keys).
+
+    A TOML file lists them as ``[[providers]]`` tables; a JSON file may be the
+    list itself or ``{"providers": [...]}``.
+    """
+    try:
+        data: Any = tomllib.loads(raw) if toml else json.loads(raw)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        kind = "TOML" if toml else "JSON"
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ConfigError(f"{source} is not valid {kind}{where}.") from None
+    if isinstance(data, dict) and "providers" in data:
+        data = data["providers"]
+    if not isinstance(data, list) or not data:
+        raise ConfigError(
+            f"{source} must be a non-empty list of providers, each with name, "
+            "dialect, url and key."
+        )
+    entries: list[ProviderConfig] = []
+    for number, item in enumerate(data, start=1):
+        label = f"{source} entry {number}"
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            label += f" ({item['name']!r})"
+        try:
+            entry = ProviderConfig.model_validate(item)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}"
+                for err in exc.errors(include_input=False)
+            )
+            raise ConfigError(f"{label}: {problems}.") from None
+        missing = [f for f in ("url", "key") if getattr(entry, f) is None]
+        if missing:
+            raise ConfigError(f"{label}: {' and '.join(missing)} missing.")
+        if entry.key is not None and not entry.key.get_secret_value().strip():
+            raise ConfigError(f"{label}: key is empty.")
+        entries.append(entry)
+    names = [e.name for e in entries]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{source}: the name {twice[0]!r} is used twice.")
+    # sorted() is stable: equal priorities keep the order they were listed in.
+    return tuple(sorted(entries, key=lambda e: e.priority))
+
+
 class Settings(BaseSettings):
     """Everything an operator can set; defaults run on SQLite and the simulator."""
 
@@ -59,6 +153,13 @@ class Settings(BaseSettings):
     sora_webhook_secret: SecretStr | None = Field(
         default=None, alias="SORA_WEBHOOK_SECRET"
     )
+    # Several providers with failover (a JSON list, or a JSON/TOML file of them).
+    sora_providers: Annotated[str | None, NoDecode] = Field(
+        default=None, alias="SORA_PROVIDERS", repr=False
+    )
+    sora_providers_file: Path | None = Field(default=None, alias="SORA_PROVIDERS_FILE")
+    # Seconds a create is given in all before the member is told.
+    sora_create_timeout: float = Field(default=60.0, gt=0, alias="SORA_CREATE_TIMEOUT")
     # Simulator speed: seconds a simulated task takes from queued to completed.
     simulator_duration: float = Field(default=4.0, alias="SIMULATOR_DURATION")
 
@@ -126,6 +227,46 @@ class Settings(BaseSettings):
         default=40.0, gt=0, alias="SLACK_UPDATES_PER_MINUTE"
     )
 
+    _providers: tuple[ProviderConfig, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _read_providers(self) -> Settings:
+        if self.sora_providers and self.sora_providers_file is not None:
+            raise ConfigError("Set SORA_PROVIDERS or SORA_PROVIDERS_FILE, not both.")
+        if self.sora_providers:
+            self._providers = parse_providers(self.sora_providers, "SORA_PROVIDERS")
+        elif self.sora_providers_file is not None:
+            path = self.sora_providers_file
+            try:
+                raw = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(
+                    f"SORA_PROVIDERS_FILE: cannot read {path} ({exc.strerror})."
+                ) from None
+            self._providers = parse_providers(
+                raw, f"SORA_PROVIDERS_FILE {path.name}", toml=path.suffix == ".toml"
+            )
+        return self
+
+    @property
+    def providers(self) -> tuple[ProviderConfig, ...]:
+        """The configured providers in priority order.
+
+        Without ``SORA_PROVIDERS``/``SORA_PROVIDERS_FILE``: one named ``default``
+        from ``SORA_API_URL``/``SORA_API_KEY``/``SORA_API_DIALECT`` (no URL and key
+        while no key is set: the built-in simulator serves).
+        """
+        if self._providers:
+            return self._providers
+        return (
+            ProviderConfig(
+                name=DEFAULT_PROVIDER,
+                dialect=self.sora_api_dialect,
+                url=self.sora_api_url if self.sora_api_key is not None else None,
+                key=self.sora_api_key,
+            ),
+        )
+
     @field_validator("slack_admin_users", "blocked_words", mode="before")
     @classmethod
     def _split_users(cls, value: object) -> object:
@@ -156,7 +297,7 @@ class Settings(BaseSettings):
     @property
     def use_simulator(self) -> bool:
         """No key means no bill: run against the built-in simulator."""
-        return self.sora_api_key is None
+        return not self._providers and self.sora_api_key is None
 
     @property
     def discord_enabled(self) -> bool:

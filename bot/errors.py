@@ -14,9 +14,12 @@
         ├── ProviderTaskUnknown      404 or "task_not_exist" for a task id
         ├── ProviderRateLimited      429; carries ``retry_after`` seconds
         ├── ProviderUnavailable      5xx, timeouts, connection errors; retried
+        │   ├── ProviderUnreachable      never reached it (refused, DNS, TLS)
+        │   └── ProviderNoAnswer         sent, but no answer (timeout, dropped)
         ├── ProviderProtocolError    an answer we could not make sense of
         ├── ProviderURLRefused       a result link the bot will not fetch from
-        └── ProviderVideoTooLarge    a result bigger than MAX_VIDEO_MB
+        ├── ProviderVideoTooLarge    a result bigger than MAX_VIDEO_MB
+        └── CreateOutcomeUnknown     a create may have been taken: never re-sent
 
 ``user_message`` is always safe to show in a channel: it never contains a key, a URL
 with credentials, or raw provider JSON.
@@ -73,6 +76,8 @@ class ProviderError(BotError):
     """
 
     retryable: bool = False
+    # The request provably never reached the provider (see ``ProviderUnreachable``).
+    not_sent: bool = False
 
     def __init__(
         self,
@@ -154,6 +159,27 @@ class ProviderUnavailable(ProviderError):
     retryable = True
 
 
+class ProviderUnreachable(ProviderUnavailable):
+    """The request never reached the provider: connection refused, DNS or TLS.
+
+    For a create this proves nothing was taken, so another provider may get it.
+    """
+
+    not_sent = True
+
+
+class ProviderNoAnswer(ProviderUnavailable):
+    """The request was sent but no answer came (a timeout, a dropped connection).
+
+    For a create the provider may have taken (and billed) it. ``timed_out``
+    tells a timeout from a connection dropped before the answer.
+    """
+
+    def __init__(self, message: str, *, timed_out: bool) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
 class ProviderProtocolError(ProviderError):
     """The answer was not what the dialect promises (missing field, not JSON)."""
 
@@ -199,3 +225,31 @@ class ProviderVideoTooLarge(ProviderError):
             f"The finished video is larger than the {self.limit_mb} MB this bot "
             "downloads, so it was not fetched."
         )
+
+
+def not_resent_message(why: str = "did not answer in time") -> str:
+    """What the member reads when a create's outcome is unknown: ``why`` is what
+    the video service did ("did not answer in time")."""
+    return (
+        f"The video service {why}, so the bot did not send the request again "
+        "(you would have paid twice). Press Retry to try once more."
+    )
+
+
+class CreateOutcomeUnknown(ProviderError):
+    """A create was sent and may have been taken, but no usable answer came back.
+
+    It is never sent again, to that provider or another: nobody pays twice. The
+    member is told so (``why`` says what happened) and may press Retry.
+    """
+
+    def __init__(
+        self, message: str, *, provider: str, why: str = "did not answer in time"
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.why = why
+
+    @property
+    def user_message(self) -> str:
+        return not_resent_message(self.why)

@@ -247,6 +247,9 @@ class Task(BaseModel):
     chat: ChatRef
     state: TaskState = TaskState.RECEIVED
     dialect: str = ""
+    # The configured provider the create was sent to (set just before sending):
+    # status queries, the download and a resume go to it alone.
+    provider: str = ""
     provider_task_id: str | None = None
     progress: Progress = Progress()
     result: VideoResult | None = None

@@ -28,6 +28,7 @@ import httpx
 from aiohttp import web
 
 from bot.callbacks import add_callback_routes
+from bot.capabilities import narrowed
 from bot.config import Settings
 from bot.errors import ConfigError, StoreUnavailable
 from bot.governance import Governor
@@ -36,7 +37,9 @@ from bot.imaging import prepare_image
 from bot.media import MediaHost
 from bot.metrics import Metrics
 from bot.ports import TaskStore, VideoProvider
-from bot.providers import FetchRules, make_provider
+from bot.providers import PROVIDERS, FetchRules, make_provider
+from bot.providers.breaker import CircuitBreaker
+from bot.providers.pool import PoolMember, ProviderPool
 from bot.proxies import Proxies
 from bot.readiness import Readiness
 from bot.service import VideoService
@@ -88,6 +91,50 @@ def simulator_poll_interval(settings: Settings) -> float:
     return min(settings.poll_interval, max(0.2, settings.simulator_duration / 10))
 
 
+def build_pool(
+    settings: Settings,
+    client: httpx.AsyncClient,
+    simulator_url: str | None = None,
+    *,
+    metrics: Metrics | None = None,
+) -> ProviderPool:
+    """The configured providers (``Settings.providers``) over the shared client.
+
+    ``simulator_url`` serves the default provider while no key is set; each
+    provider's requests are recorded under its name in ``metrics``.
+    """
+    fetch = FetchRules(max_video_mb=settings.max_video_mb)
+    members = []
+    for config in settings.providers:
+        url = config.url or simulator_url
+        if url is None:
+            raise ConfigError(
+                "SORA_API_KEY is set but SORA_API_URL is not: set it to your "
+                "provider's base URL."
+            )
+        members.append(
+            PoolMember(
+                name=config.name,
+                provider=make_provider(
+                    config.dialect,
+                    base_url=url,
+                    api_key=None
+                    if config.key is None
+                    else config.key.get_secret_value(),
+                    client=client,
+                    fetch=fetch,
+                    name=config.name,
+                    metrics=metrics,
+                    profile=narrowed(PROVIDERS[config.dialect].profile, config.models),
+                    create_timeout=settings.sora_create_timeout,
+                ),
+                url=url,
+                breaker=CircuitBreaker(config.name),
+            )
+        )
+    return ProviderPool(members)
+
+
 class Runtime:
     """Everything the bot runs on, opened in ``__aenter__`` and closed in reverse.
 
@@ -98,6 +145,7 @@ class Runtime:
     settings: Settings
     store: TaskStore
     provider: VideoProvider
+    pool: ProviderPool
     service: VideoService
     tracker: Tracker
     governor: Governor
@@ -157,42 +205,33 @@ class Runtime:
                 transport=AiohttpTransport(HTTP_LIMITS, self.proxies),
             )
         )
-        base_url = settings.sora_api_url
-        api_key = settings.sora_api_key
         poll_interval = settings.poll_interval
+        simulator_url: str | None = None
         if settings.use_simulator:
             self.simulator = await stack.enter_async_context(
                 Simulator(settings.simulator_duration, allow_loopback_callbacks=True)
             )
-            base_url = self.simulator.base_url
+            simulator_url = self.simulator.base_url
             # It runs in this process, on loopback: a proxy could never reach it.
-            self.proxies.go_direct(base_url)
+            self.proxies.go_direct(simulator_url)
             poll_interval = simulator_poll_interval(settings)
-            log.info("no SORA_API_KEY: using the built-in simulator at %s", base_url)
-        elif base_url is None:
-            raise ConfigError(
-                "SORA_API_KEY is set but SORA_API_URL is not: set it to your "
-                "provider's base URL."
+            log.info(
+                "no SORA_API_KEY: using the built-in simulator at %s", simulator_url
             )
-        self.provider = make_provider(
-            settings.sora_api_dialect,
-            base_url=base_url,
-            api_key=None if api_key is None else api_key.get_secret_value(),
-            client=self.http_client,
-            fetch=FetchRules(max_video_mb=settings.max_video_mb),
-            metrics=self.metrics,
+        self.pool = build_pool(
+            settings, self.http_client, simulator_url, metrics=self.metrics
         )
         self.governor = Governor(self.store, settings)
+        self.provider = self.pool.primary.provider
         self.tracker = Tracker(
             self.store,
-            self.provider,
+            self.pool,
             chats=self.chats,
             media_dir=settings.media_dir,
             poll_interval=poll_interval,
             public_url=settings.public_url,
-            prepare_image=functools.partial(
-                prepare_image, provider=self.provider, media=self.media
-            ),
+            prepare_image=functools.partial(prepare_image, media=self.media),
+            create_timeout=settings.sora_create_timeout,
             concurrency=TRACKER_CONCURRENCY,
             metrics=self.metrics,
             refunds=self.governor,
@@ -200,7 +239,7 @@ class Runtime:
         stack.push_async_callback(self.tracker.aclose, TRACKER_GRACE)
         self.service = VideoService(
             self.store,
-            self.provider,
+            self.pool,
             self.tracker,
             self.chats,
             settings,
@@ -221,8 +260,8 @@ class Runtime:
         self.video_links.add_routes(self.http_app)
 
     def provider_usable(self) -> bool:
-        """Whether some provider can take a request now (one provider today)."""
-        return self.provider.usable
+        """Whether some provider can take a request now."""
+        return self.pool.usable
 
     async def _database_ready(self) -> str | None:
         try:

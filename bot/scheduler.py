@@ -32,7 +32,6 @@ class Slot:
 
     __slots__ = (
         "busy",
-        "callback",
         "deadline",
         "due",
         "errors",
@@ -42,20 +41,22 @@ class Slot:
         "log",
         "percent",
         "poked",
+        "provider",
         "provider_task_id",
         "state",
+        "submit_since",
         "view",
     )
 
     def __init__(self, task: Task, due: float, view: str) -> None:
         self.id = task.id
         self.state = task.state
+        self.provider = task.provider
         self.provider_task_id = task.provider_task_id
         self.percent = task.progress.percent
         self.deadline = (
             math.inf if task.deadline_at is None else task.deadline_at.timestamp()
         )
-        self.callback = False  # a provider callback is expected
         self.errors = 0  # consecutive failed attempts, for back-off
         self.due = due
         self.busy = False  # queued or running a step
@@ -64,6 +65,9 @@ class Slot:
         self.finished_at: float | None = None  # when the provider first said so
         # The task's fields for every log line its steps write (bot.logs).
         self.log: Mapping[str, str] = {}
+        # When the first create of this task was tried: every provider together
+        # gets SORA_CREATE_TIMEOUT from then to take it.
+        self.submit_since: float | None = None
         # The task as last shown, as JSON: progress edits need no database read,
         # and one string per task is light on memory and the garbage collector.
         self.view = view

@@ -13,6 +13,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from bot.capabilities import CapabilityProfile
 from bot.config import Settings
 from bot.errors import PermissionDenied, UserInputError
 from bot.governance import Governor
@@ -31,7 +32,8 @@ from bot.models import (
     TaskState,
     utcnow,
 )
-from bot.ports import ChatDirectory, Scope, TaskStore, VideoProvider
+from bot.ports import ChatDirectory, Scope, TaskStore
+from bot.providers.pool import ProviderPool
 from bot.tracker import ChatRouter, Tracker
 from bot.validation import validate_request
 
@@ -48,7 +50,7 @@ class VideoService:
 
     Args:
         store: durable tasks and settings.
-        provider: the configured dialect (its features shape validation).
+        pool: the configured providers (the first one's features shape validation).
         tracker: takes each new task from here to the user's thread.
         chats: the chat directories by platform, shared with the tracker.
         settings: models, deadline and the default per-user limit.
@@ -61,7 +63,7 @@ class VideoService:
     def __init__(
         self,
         store: TaskStore,
-        provider: VideoProvider,
+        pool: ProviderPool,
         tracker: Tracker,
         chats: ChatRouter,
         settings: Settings,
@@ -70,7 +72,8 @@ class VideoService:
         governor: Governor | None = None,
     ) -> None:
         self._store = store
-        self._provider = provider
+        self._pool = pool
+        self._provider = pool.primary.provider
         self._tracker = tracker
         self._chats = chats
         self._settings = settings
@@ -80,6 +83,11 @@ class VideoService:
         # Counting a user's running tasks and adding a new one must not interleave,
         # or two quick submits would both slip under the limit.
         self._admission = asyncio.Lock()
+
+    @property
+    def profiles(self) -> tuple[CapabilityProfile, ...]:
+        """The configured providers' capability profiles, in priority order."""
+        return self._pool.profiles
 
     def register_chat(self, directory: ChatDirectory) -> None:
         """Route tasks of ``directory.platform`` to it (call before tracking starts)."""

@@ -97,14 +97,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX usage_by_server ON usage (platform, workspace_id, created_at);
     CREATE INDEX usage_by_user ON usage (platform, workspace_id, user_id, created_at);
     """,
+    # Several providers: which one a task was sent to. Tasks from before had the
+    # one provider, which is now named "default".
+    """
+    ALTER TABLE tasks ADD COLUMN provider TEXT NOT NULL DEFAULT '';
+    UPDATE tasks SET provider = 'default' WHERE provider_task_id IS NOT NULL;
+    """,
 )
 
 _UNFINISHED = tuple(s.value for s in TaskState if s.in_flight or s.awaiting_delivery)
 _IN_FLIGHT = tuple(s.value for s in TaskState if s.in_flight)
 
 _COLUMNS = (
-    "id, state, dialect, provider_task_id, callback_token, progress, request, chat, "
-    "result, failure, created_at, updated_at, deadline_at, parent_task_id"
+    "id, state, dialect, provider, provider_task_id, callback_token, progress, "
+    "request, chat, result, failure, created_at, updated_at, deadline_at, "
+    "parent_task_id"
 )
 
 
@@ -217,10 +224,10 @@ class SqliteTaskStore:
             )
         await self._db.execute(
             "INSERT INTO tasks (id, state, platform, workspace_id, channel_id, "
-            "user_id, dialect, provider_task_id, callback_token, progress, request, "
-            "chat, result, failure, created_at, updated_at, deadline_at, "
+            "user_id, dialect, provider, provider_task_id, callback_token, progress, "
+            "request, chat, result, failure, created_at, updated_at, deadline_at, "
             "parent_task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?)",
+            "?, ?, ?)",
             (
                 task.id,
                 task.state.value,
@@ -229,6 +236,7 @@ class SqliteTaskStore:
                 request.chat.channel_id,
                 request.requester.user_id,
                 task.dialect,
+                task.provider,
                 task.provider_task_id,
                 task.callback_token,
                 task.progress.percent,
@@ -246,12 +254,13 @@ class SqliteTaskStore:
     async def save(self, task: Task) -> None:
         """Write what can change; the request itself is fixed once added."""
         cursor = await self._db.execute(
-            "UPDATE tasks SET state = ?, dialect = ?, provider_task_id = ?, "
-            "callback_token = ?, progress = ?, chat = ?, result = ?, failure = ?, "
-            "updated_at = ?, deadline_at = ? WHERE id = ?",
+            "UPDATE tasks SET state = ?, dialect = ?, provider = ?, "
+            "provider_task_id = ?, callback_token = ?, progress = ?, chat = ?, "
+            "result = ?, failure = ?, updated_at = ?, deadline_at = ? WHERE id = ?",
             (
                 task.state.value,
                 task.dialect,
+                task.provider,
                 task.provider_task_id,
                 task.callback_token,
                 task.progress.percent,
@@ -320,6 +329,7 @@ class SqliteTaskStore:
             chat=ChatRef.model_validate_json(row["chat"]),
             state=TaskState(row["state"]),
             dialect=row["dialect"],
+            provider=row["provider"],
             provider_task_id=row["provider_task_id"],
             progress=Progress(percent=row["progress"]),
             result=_load(VideoResult, row["result"]),

@@ -15,14 +15,17 @@ right step and, in normal operation, the user is told the outcome exactly once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.config import DEFAULT_PROVIDER
 from bot.errors import (
     ConfigError,
+    CreateOutcomeUnknown,
     ProviderAuthError,
     ProviderError,
     ProviderModerated,
@@ -32,6 +35,7 @@ from bot.errors import (
     ProviderRejected,
     TaskNotFound,
     UserInputError,
+    not_resent_message,
 )
 from bot.governance import NoRefunds, Refunds
 from bot.logs import TASK_FIELDS, task_fields
@@ -58,22 +62,33 @@ from bot.ports import (
     TaskStore,
     VideoProvider,
 )
+from bot.providers.pool import NoProviderTook, PoolMember, ProviderPool
 from bot.scheduler import Scheduler, Slot
 from bot.validation import sniff_image_type
 
 log = logging.getLogger(__name__)
 
-PrepareImage = Callable[[ImageInput, GenerationRequest], Awaitable[PreparedImage]]
+PrepareImage = Callable[
+    [ImageInput, GenerationRequest, VideoProvider], Awaitable[PreparedImage]
+]
 
-MAX_SUBMIT_ATTEMPTS = 6
+MAX_DOWNLOAD_ATTEMPTS = 6
 MAX_POLL_PROTOCOL_ERRORS = 5
 MAX_DELIVERY_ATTEMPTS = 5
-# While a callback is expected, polling is only the fallback.
-CALLBACK_POLL_FACTOR = 3.0
+# The least time a create is given to be answered, even late in its window.
+MIN_CREATE_WINDOW = 5.0
 # Polls come this share of the interval apart, so a finished task is noticed
 # within one interval even when a query starts a little late.
 POLL_SHARE = 0.95
 _NO_OUTCOME = "The video service could not make this video."
+_NONE_TOOK = (
+    "No video service could take this request right now (busy or unreachable); "
+    "nothing was charged. Press Retry to try again."
+)
+
+
+class _Abandoned(Exception):
+    """The task was cancelled while its create was being prepared: send nothing."""
 
 
 class ChatRouter:
@@ -90,7 +105,9 @@ class ChatRouter:
         return None if directory is None else directory.thread(chat)
 
 
-async def upload_as_is(image: ImageInput, request: GenerationRequest) -> PreparedImage:
+async def upload_as_is(
+    image: ImageInput, request: GenerationRequest, provider: VideoProvider
+) -> PreparedImage:
     """The image unchanged, for providers that take an upload of any size."""
     return PreparedImage(
         filename=image.filename,
@@ -104,13 +121,15 @@ class Tracker:
 
     Args:
         store: where tasks live; the source of truth between steps.
-        provider: the configured video API dialect.
+        pool: the configured providers; a task stays with the one that took it.
         chats: finds each task's chat thread by its platform.
         media_dir: videos are downloaded to ``media_dir/videos/<task id>.mp4``.
         poll_interval: seconds between status queries of one task.
         public_url: the bot's public base URL; with it, dialects that take a
             callback get ``<public_url>/callbacks/<token>``.
-        prepare_image: fits and hosts a reference image for the provider.
+        prepare_image: fits and hosts a reference image for one provider.
+        create_timeout: seconds every provider together gets to take a new task
+            before the member is told (``SORA_CREATE_TIMEOUT``).
         concurrency: at most this many steps (provider calls) at once.
         refunds: gives failed tasks back to the quotas (``bot.governance``).
         clock: wall-clock seconds, injectable so tests can jump past deadlines.
@@ -120,26 +139,31 @@ class Tracker:
     def __init__(
         self,
         store: TaskStore,
-        provider: VideoProvider,
+        pool: ProviderPool,
         *,
         chats: ChatRouter,
         media_dir: Path,
         poll_interval: float,
         public_url: str | None = None,
         prepare_image: PrepareImage = upload_as_is,
+        create_timeout: float = 60.0,
         concurrency: int = 64,
         refunds: Refunds | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
-        self._provider = provider
+        self._pool = pool
         self._chats = chats
         self._videos = media_dir / "videos"
         self.poll_interval = poll_interval
-        self._callback_base = _callback_base(public_url, provider)
+        self._callback_bases = {
+            m.name: _callback_base(public_url, m.provider) for m in pool.members
+        }
         self._prepare_image = prepare_image
         self._refunds = refunds or NoRefunds()
+        self._create_timeout = create_timeout
+        self._create_floor = min(MIN_CREATE_WINDOW, create_timeout)
         self._clock = clock
         self._scheduler = Scheduler(
             self._logged_step, self._on_error, concurrency=concurrency, clock=clock
@@ -165,8 +189,7 @@ class Tracker:
             return
         if task.state.in_flight or task.state.awaiting_delivery:
             slot = Slot(task, self._clock(), _display_json(task))
-            slot.callback = self._callback_base is not None
-            slot.log = task_fields(task, self._provider.name)
+            slot.log = task_fields(task, task.provider or "-")
             if slot.provider_task_id is not None and task.state.in_flight:
                 # Resumed after a restart: spread the first polls over one period.
                 self._next_poll(slot, earliest=0.0)
@@ -202,10 +225,10 @@ class Tracker:
         With ``earliest`` (a share of the period) the wait is random instead, for a
         task's first poll: tasks started or resumed together then query at
         different moments, and the fixed period afterwards keeps them apart.
+        The period is the same when a callback is expected: callbacks report the
+        end, not progress, so they may only shorten the wait for the end.
         """
         period = self.poll_interval * POLL_SHARE
-        if slot.callback:
-            period *= CALLBACK_POLL_FACTOR
         if earliest is not None:
             period *= random.uniform(earliest, 1.0)
         self._due_in(slot, period)
@@ -274,6 +297,7 @@ class Tracker:
         self._metrics.task_reached(task)
         slot.state = task.state
         slot.percent = task.progress.percent
+        slot.provider = task.provider
         slot.provider_task_id = task.provider_task_id
         slot.view = _display_json(task)
         if not self._scheduler.current(slot):
@@ -294,20 +318,31 @@ class Tracker:
         task = await self._load(slot)
         if task.state is not TaskState.RECEIVED:
             return
-        request = task.request
-        callback_url = None
-        if self._callback_base is not None and task.callback_token:
-            callback_url = f"{self._callback_base}/callbacks/{task.callback_token}"
+        if task.provider:
+            # A create went out before the bot stopped and its answer was never
+            # saved: the provider may have taken it, so it is not sent again.
+            log.warning(
+                "task %s: a create sent to %s before a restart has no saved "
+                "answer; not re-sending it",
+                task.id,
+                task.provider,
+            )
+            why = "had not answered when the bot stopped"
+            await self._fail(slot, task, _not_resent(why))
+            return
+        now = self._clock()
+        if slot.submit_since is None:
+            slot.submit_since = now
+        left = slot.submit_since + self._create_timeout - now
         try:
-            image = (
-                None
-                if request.image is None
-                else await self._prepare_image(request.image, request)
+            placed = await self._pool.place(
+                task.request,
+                functools.partial(self._send, slot, task),
+                window=max(left, self._create_floor),
+                last=await self._unanswered_parent(task),
             )
-            submission = Submission(
-                request=request, image=image, callback_url=callback_url
-            )
-            provider_task_id = await self._provider.create(submission)
+        except _Abandoned:
+            return
         except (UserInputError, ConfigError) as exc:
             kind = (
                 FailureKind.INVALID_INPUT
@@ -318,20 +353,126 @@ class Tracker:
                 log.error("task %s cannot be submitted: %s", task.id, exc)
             await self._fail(slot, task, Failure(kind=kind, message=exc.user_message))
             return
+        except CreateOutcomeUnknown as exc:
+            log.warning("task %s: %s; not re-sending it anywhere", task.id, exc)
+            await self._fail(slot, task, _not_resent(exc.why))
+            return
+        except NoProviderTook as exc:
+            await self._none_took(slot, task, exc)
+            return
         except ProviderError as exc:
-            # A garbled answer may hide a created task: never risk paying twice.
-            failure = self._retry_or_fail(slot, exc, limit=MAX_SUBMIT_ATTEMPTS - 1)
-            if failure is not None:
-                await self._fail(slot, task, failure)
+            # The provider refused this very request: the member is told why.
+            await self._fail(slot, task, _failure(exc))
             return
         slot.errors = 0
-        slot.callback = callback_url is not None
-        task.provider_task_id = provider_task_id
-        task.dialect = self._provider.dialect
+        slot.submit_since = None
+        task.provider_task_id = placed.provider_task_id
         task.state = TaskState.SUBMITTED
-        log.info("task %s submitted as %s", task.id, provider_task_id)
+        log.info(
+            "task %s submitted as %s to provider %s",
+            task.id,
+            placed.provider_task_id,
+            placed.member.name,
+        )
         if await self._commit(slot, task):
             self._next_poll(slot, earliest=0.5)
+
+    async def _send(self, slot: Slot, task: Task, member: PoolMember) -> str:
+        """Prepare the create for ``member`` and send it; its id if taken.
+
+        The provider's name is saved first: if the bot stops before the answer is
+        saved, the restart knows a create may be out and does not send another.
+        """
+        request = task.request
+        image = (
+            None
+            if request.image is None
+            else await self._prepare_image(request.image, request, member.provider)
+        )
+        callback_url = None
+        base = self._callback_bases[member.name]
+        if base is not None and task.callback_token:
+            callback_url = f"{base}/callbacks/{task.callback_token}"
+        if not self._scheduler.current(slot):
+            raise _Abandoned
+        task.provider = member.name
+        task.dialect = member.provider.dialect
+        # This step's log lines from here on, and the task's next ones, name it.
+        slot.log = task_fields(task, member.name)
+        TASK_FIELDS.set(slot.log)
+        task.updated_at = utcnow()
+        await self._store.save(task)
+        submission = Submission(request=request, image=image, callback_url=callback_url)
+        return await member.provider.create(submission)
+
+    async def _unanswered_parent(self, task: Task) -> str | None:
+        """The provider a retried task's original create got no answer from.
+
+        A retry tries the other providers first: that one may be hung.
+        """
+        if task.parent_task_id is None:
+            return None
+        try:
+            parent = await self._store.get(task.parent_task_id)
+        except TaskNotFound:
+            return None
+        unanswered = parent.provider_task_id is None and parent.failure is not None
+        return (parent.provider or None) if unanswered else None
+
+    async def _none_took(self, slot: Slot, task: Task, exc: NoProviderTook) -> None:
+        """No provider took the task: try again within its window, or tell why."""
+        for name, error in exc.errors:
+            log.warning("task %s: %s did not take it: %s", task.id, name, error)
+        task.provider = ""  # nothing is out: a restart may send it again
+        assert slot.submit_since is not None  # noqa: S101 - set by _submit
+        room = (
+            slot.submit_since
+            + self._create_timeout
+            - self._clock()
+            - self._create_floor
+        )
+        if exc.retryable and room > 0:
+            slot.errors += 1
+            delay = min(self._backoff(slot.errors, exc.retry_after), room)
+            if self._scheduler.current(slot):
+                task.updated_at = utcnow()
+                await self._store.save(task)
+            self._due_in(slot, delay)
+            return
+        slot.submit_since = None
+        if exc.errors and not exc.retryable:
+            # Refused keys or accounts out of credit: the operator must act.
+            await self._fail(slot, task, _failure(exc.errors[0][1]))
+            return
+        await self._fail(
+            slot, task, Failure(kind=FailureKind.PROVIDER_ERROR, message=_NONE_TOOK)
+        )
+
+    def _member(self, slot: Slot) -> PoolMember | None:
+        """The provider that took the task; tasks from before several providers
+        were possible name none and belong to the default one."""
+        return self._pool.get(slot.provider or DEFAULT_PROVIDER)
+
+    async def _gone(self, slot: Slot) -> None:
+        """The task's provider is no longer configured: nobody can finish it."""
+        name = slot.provider or DEFAULT_PROVIDER
+        log.error(
+            "task %s was taken by provider %s, which is no longer configured "
+            "(SORA_PROVIDERS); it is failed",
+            slot.id,
+            name,
+        )
+        await self._fail_loaded(
+            slot,
+            Failure(
+                kind=FailureKind.PROVIDER_CONFIG,
+                message=(
+                    f"This video was being made by the video service {name!r}, "
+                    "which the bot no longer uses, so it cannot be fetched. "
+                    "Press Retry to make it again."
+                ),
+            ),
+        )
 
     async def _poll(self, slot: Slot) -> None:
         if slot.provider_task_id is None:  # only a damaged row gets here
@@ -339,8 +480,12 @@ class Tracker:
                 slot, Failure(kind=FailureKind.PROVIDER_ERROR, message=_NO_OUTCOME)
             )
             return
+        member = self._member(slot)
+        if member is None:
+            await self._gone(slot)
+            return
         try:
-            status = await self._provider.query(slot.provider_task_id)
+            status = await member.query(slot.provider_task_id)
         except ProviderError as exc:
             # Asking again is free, so a relay's hiccup is retried until the
             # deadline; only a run of garbled answers gives up early.
@@ -400,12 +545,16 @@ class Tracker:
         task = await self._load(slot)
         if not task.state.in_flight or task.provider_task_id is None:
             return
+        member = self._member(slot)
+        if member is None:
+            await self._gone(slot)
+            return
         self._videos.mkdir(parents=True, exist_ok=True)
         dest = self._videos / f"{task.id}.mp4"
         try:
-            result = await self._provider.download(task.provider_task_id, status, dest)
+            result = await member.download(task.provider_task_id, status, dest)
         except ProviderError as exc:
-            failure = self._retry_or_fail(slot, exc, limit=MAX_SUBMIT_ATTEMPTS)
+            failure = self._retry_or_fail(slot, exc, limit=MAX_DOWNLOAD_ATTEMPTS)
             if failure is not None:
                 await self._fail(slot, task, failure)
             return
@@ -499,21 +648,14 @@ class Tracker:
             )
             self._due_in(slot, delay)
             return None
-        kind = _failure_kind(exc)
-        return Failure(
-            kind=kind,
-            message=exc.user_message,
-            provider_code=exc.code,
-            # The operator's key and account are no business of the channel's.
-            provider_reason=None if kind is FailureKind.PROVIDER_CONFIG else exc.reason,
-        )
+        return _failure(exc)
 
 
 def _callback_base(public_url: str | None, provider: VideoProvider) -> str | None:
     """Where the provider's callbacks go, or None to rely on polling alone."""
-    if not public_url or not provider.features.callbacks:
+    if not public_url or not provider.profile.callbacks:
         return None
-    if provider.features.https_callbacks_only and not public_url.lower().startswith(
+    if provider.profile.https_callbacks_only and not public_url.lower().startswith(
         "https://"
     ):
         # Sending it anyway would get every create refused.
@@ -539,6 +681,22 @@ def _display_json(task: Task) -> str:
         )
         task = task.model_copy(update={"request": request})
     return task.model_dump_json()
+
+
+def _not_resent(why: str) -> Failure:
+    return Failure(kind=FailureKind.PROVIDER_ERROR, message=not_resent_message(why))
+
+
+def _failure(exc: ProviderError) -> Failure:
+    """Why the task failed for good, for the member (and the operator's log)."""
+    kind = _failure_kind(exc)
+    return Failure(
+        kind=kind,
+        message=exc.user_message,
+        provider_code=exc.code,
+        # The operator's key and account are no business of the channel's.
+        provider_reason=None if kind is FailureKind.PROVIDER_CONFIG else exc.reason,
+    )
 
 
 def _failure_kind(exc: ProviderError) -> FailureKind:

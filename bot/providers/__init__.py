@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import httpx
 
+from bot.capabilities import CapabilityProfile
 from bot.errors import ConfigError
 from bot.metrics import Metrics
 from bot.ports import VideoProvider
@@ -42,11 +43,15 @@ def make_provider(
     fetch: FetchRules = DEFAULT_FETCH,
     name: str = "default",
     metrics: Metrics | None = None,
+    profile: CapabilityProfile | None = None,
+    create_timeout: float | None = None,
 ) -> VideoProvider:
     """The client for ``dialect`` (``SORA_API_DIALECT``) over the shared ``client``;
     ``fetch`` says how its video links are downloaded (size cap, resolver), and its
     requests are recorded as provider ``name`` in ``metrics``.
 
+    ``profile`` replaces the dialect's own (an operator's narrowed copy);
+    ``create_timeout`` bounds each create's wait for an answer.
     Raises ``ConfigError`` naming the known dialects when ``dialect`` is not one.
     """
     cls = PROVIDERS.get(dialect)
@@ -63,4 +68,6 @@ def make_provider(
         fetch=fetch,
         name=name,
         metrics=metrics,
+        profile=profile,
+        create_timeout=create_timeout,
     )

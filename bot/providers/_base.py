@@ -46,6 +46,8 @@ class HTTPProvider(ABC):
         fetch: FetchRules = DEFAULT_FETCH,
         name: str = "default",
         metrics: Metrics | None = None,
+        profile: CapabilityProfile | None = None,
+        create_timeout: float | None = None,
     ) -> None:
         self.name = name
         self._http = ProviderHTTP(
@@ -56,7 +58,11 @@ class HTTPProvider(ABC):
             name=name,
             dialect=self.dialect,
             metrics=metrics,
+            create_timeout=create_timeout,
         )
+        if profile is not None:
+            # The operator's narrowed copy of the dialect's profile.
+            self.profile = profile
 
     @property
     def usable(self) -> bool:

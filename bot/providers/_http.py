@@ -22,8 +22,9 @@ from pydantic import BaseModel, ValidationError
 from bot.addresses import PINNED_ADDRESSES, LinkGuard, Resolver, resolve_system
 from bot.errors import (
     ProviderError,
+    ProviderNoAnswer,
     ProviderProtocolError,
-    ProviderUnavailable,
+    ProviderUnreachable,
     ProviderURLRefused,
     ProviderVideoTooLarge,
 )
@@ -95,6 +96,7 @@ class ProviderHTTP:
         name: str = "default",
         dialect: str = "",
         metrics: Metrics | None = None,
+        create_timeout: float | None = None,
     ) -> None:
         self._client = client
         self.meter = (metrics or Metrics()).provider(name, dialect)
@@ -108,6 +110,16 @@ class ProviderHTTP:
         self._query_headers = httpx.Headers(client.headers)
         self._query_headers.update(self._auth)
         self._query_extensions = {"timeout": client.timeout.as_dict()}
+        # A create (every POST) waits this long for its answer in total, so a hung
+        # relay is given up in time to tell the member (SORA_CREATE_TIMEOUT).
+        self._create_timeout = (
+            None
+            if create_timeout is None
+            else httpx.Timeout(
+                create_timeout,
+                connect=min(create_timeout, client.timeout.connect or create_timeout),
+            )
+        )
 
     def url(self, path: str) -> str:
         # Operators often paste OpenAI-style bases ending in /v1; don't double it.
@@ -154,6 +166,11 @@ class ProviderHTTP:
                     files=form,
                     params=params,
                     headers=self._auth,  # ``url`` is under the base URL
+                    timeout=(
+                        self._create_timeout
+                        if method == "POST" and self._create_timeout is not None
+                        else httpx.USE_CLIENT_DEFAULT
+                    ),
                 )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = _transport_error(exc, "Could not reach the video service")
@@ -271,14 +288,24 @@ class ProviderHTTP:
 
 def _transport_error(exc: Exception, what: str) -> ProviderError:
     """Dropped connections and timeouts are worth retrying; a URL we cannot even
-    send to (bad scheme, malformed) or a garbled body is not."""
+    send to (bad scheme, malformed) or a garbled body is not.
+
+    Whether the request left matters for a create: a connection that was never
+    made (refused, DNS, TLS, connect timeout) proves the provider took nothing,
+    while a timeout or a drop after sending leaves it unknown.
+    """
     name = type(exc).__name__
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return ProviderProtocolError(
+        error: ProviderError = ProviderProtocolError(
             f"{what}: its URL is not usable ({name}). Check SORA_API_URL."
         )
+        error.not_sent = True
+        return error
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return ProviderUnreachable(f"{what} ({name}).")
     if isinstance(exc, httpx.TransportError):
-        return ProviderUnavailable(f"{what} ({name}).")
+        timed_out = isinstance(exc, httpx.TimeoutException)
+        return ProviderNoAnswer(f"{what} ({name}).", timed_out=timed_out)
     return ProviderProtocolError(f"{what}: the answer was garbled ({name}).")
 
 

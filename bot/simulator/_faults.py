@@ -5,7 +5,10 @@ Two families:
 * request faults hit the next matching HTTP requests (``on`` = ``create``, ``query``,
   ``download`` or ``any``): ``rate_limit`` (429 + ``Retry-After``), ``server_error``
   (500 or ``status``), ``slow`` (answer after ``seconds``), ``malformed`` (``mode`` =
-  ``not_json`` or ``missing_fields``), ``auth`` (401), ``not_found``;
+  ``not_json`` or ``missing_fields``), ``auth`` (401), ``not_found``, ``hang``
+  (the request is read, and recorded, but never answered: a relay that took the
+  body and went quiet) and ``drop`` (the request is read, then the connection is
+  closed without an answer);
 * task faults shape the next created tasks: ``moderation`` (the video fails review
   after passing 90 %), ``moderation_prompt`` and ``moderation_image`` (refused at
   once), ``fail`` (a plain failure half-way), ``large`` (a padded result of ``bytes``)
@@ -36,6 +39,8 @@ REQUEST_FAULTS: dict[str, dict[str, Any]] = {
     "malformed": {"mode": "not_json"},
     "auth": {},
     "not_found": {},
+    "hang": {},
+    "drop": {},
 }
 TASK_FAULTS: dict[str, Flag] = {
     "moderation": Flag.MODERATION,
@@ -48,6 +53,12 @@ TASK_FAULTS: dict[str, Flag] = {
 # Bigger than Discord's and Slack's default upload limits, so "post a link" shows.
 DEFAULT_LARGE_BYTES = 30 * 1024 * 1024
 MALFORMED_MODES = ("not_json", "missing_fields")
+# Where a fault lands when the test does not say.
+_DEFAULT_TARGET: dict[str, Target] = {
+    "not_found": "query",
+    "hang": "create",
+    "drop": "create",
+}
 
 _MARKERS: dict[str, Flag] = {
     "moderation": Flag.MODERATION,
@@ -103,7 +114,7 @@ class FaultQueue:
             known = sorted([*REQUEST_FAULTS, *TASK_FAULTS])
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(known)}")
         defaults = REQUEST_FAULTS[kind]
-        on = params.pop("on", "query" if kind == "not_found" else "any")
+        on = params.pop("on", _DEFAULT_TARGET.get(kind, "any"))
         if on not in TARGETS:
             raise ValueError(f"on must be one of {', '.join(TARGETS)}, not {on!r}")
         _check_params(kind, params, set(defaults))

@@ -135,6 +135,14 @@ class Gate:
             params = fault.params
             if fault.kind == "slow":
                 await asyncio.sleep(float(params["seconds"]))
+            elif fault.kind == "hang":
+                # Until the client gives up or the simulator stops (which cancels).
+                await asyncio.Event().wait()
+            elif fault.kind == "drop":
+                if request.transport is not None:
+                    request.transport.close()
+                # Written to a closed connection: the client never sees it.
+                return web.Response(status=204), None
             elif fault.kind == "malformed":
                 malformed = str(params["mode"])
             elif fault.kind == "rate_limit":

@@ -47,6 +47,8 @@ class Simulator:
     seconds. Their state is derived from the task id and the clock, so a new
     instance answers for ids an earlier one (or another process) created. Faults are
     queued with ``inject``; see ``bot.simulator._faults`` for the list.
+    ``refuse_connections`` takes it off the network (connections are refused, as
+    for a relay that went down) until ``accept_connections``.
 
     Args:
         duration: seconds a task takes from creation to its result.
@@ -100,6 +102,7 @@ class Simulator:
         self._session: aiohttp.ClientSession | None = None
         self._notifier: Notifier | None = None
         self._base_url: str | None = None
+        self._listening_port = port
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -111,6 +114,38 @@ class Simulator:
         return self._base_url
 
     async def start(self) -> None:
+        await self._listen(self.port)
+        self._base_url = str(
+            yarl.URL.build(scheme="http", host=self.host, port=self.bound_port)
+        )
+        self._session = aiohttp.ClientSession()
+        self._notifier = Notifier(
+            self._session, self.callbacks_sent, self.callback_retry_delays
+        )
+
+    @property
+    def bound_port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the simulator is not listening")
+        return self._server.port
+
+    async def refuse_connections(self) -> None:
+        """Stop listening, as a relay that went down: connecting is refused.
+
+        Tasks, records and queued faults are kept; ``accept_connections`` comes
+        back on the same port.
+        """
+        if self._server is not None:
+            self._listening_port = self._server.port
+            await self._server.stop()
+            self._server = None
+
+    async def accept_connections(self) -> None:
+        """Listen again on the port used before ``refuse_connections``."""
+        if self._server is None:
+            await self._listen(self._listening_port)
+
+    async def _listen(self, port: int) -> None:
         app = web.Application(client_max_size=_MAX_BODY)
         for dialect in self._dialects.values():
             app.router.add_post(
@@ -124,7 +159,7 @@ class Simulator:
         server = HttpServer(
             app,
             self.host,
-            self.port,
+            port,
             backlog=_BACKLOG,
             access_log=False,
             shutdown_timeout=1.0,
@@ -132,13 +167,6 @@ class Simulator:
         )
         await server.start()
         self._server = server
-        self._base_url = str(
-            yarl.URL.build(scheme="http", host=self.host, port=server.port)
-        )
-        self._session = aiohttp.ClientSession()
-        self._notifier = Notifier(
-            self._session, self.callbacks_sent, self.callback_retry_delays
-        )
 
     async def stop(self) -> None:
         if self._notifier is not None:
@@ -165,7 +193,8 @@ class Simulator:
         """Queue ``fault`` for the next ``times`` matching requests or tasks.
 
         Request faults take ``on=`` ``"create"``, ``"query"``, ``"download"`` or
-        ``"any"`` (the default; ``not_found`` defaults to ``"query"``).
+        ``"any"`` (the default; ``not_found`` defaults to ``"query"``, ``hang``
+        and ``drop`` to ``"create"``).
         """
         self._faults.inject(fault, times, dict(params))
 

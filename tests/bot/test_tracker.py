@@ -106,11 +106,12 @@ async def test_rate_limited_create_waits_for_retry_after(
     assert len(runtime.chat.outcomes(task.id)) == 1
 
 
-async def test_server_errors_on_create_and_query_are_retried(
+async def test_unavailable_create_and_server_errors_on_query_are_retried(
     make_runtime, simulator
 ) -> None:
     runtime = await make_runtime()
-    simulator.inject("server_error", on="create")
+    # 503 proves the create was not taken, so sending it again is safe.
+    simulator.inject("server_error", on="create", status=503)
     simulator.inject("server_error", on="query", times=2)
 
     task = await runtime.service.submit(make_request())

@@ -12,6 +12,7 @@ import pytest
 from bot.simulator import Simulator, sample_video
 from tests.fakes.provider import running_simulator
 from tests.simulator.helpers import (
+    CREATE_BODIES,
     DIALECT_NAMES,
     FINISHED,
     create_task,
@@ -250,3 +251,46 @@ def test_unknown_faults_and_parameters_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=complaint):
         Simulator().inject(fault, **params)
+
+
+async def test_hang_fault_reads_and_records_the_create_but_never_answers(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    sim.inject("hang")
+
+    path, body = CREATE_BODIES["v2"]
+    with pytest.raises(httpx.ReadTimeout):
+        await client.post(path, json={**body, "prompt": "p"}, timeout=0.5)
+    answered = await create_task(client, "v2")
+
+    [hung, second] = sim.requests
+    assert hung.body["prompt"] == "p"  # the body arrived whole
+    assert hung.status == 0  # and got no answer
+    assert second.status == answered.status_code == 200
+
+
+async def test_drop_fault_closes_the_connection_without_an_answer(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    sim.inject("drop")
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        await create_task(client, "openai")
+
+    assert len(sim.requests) == 1
+    assert (await create_task(client, "openai")).status_code == 200
+
+
+async def test_refused_connections_until_the_simulator_accepts_again(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    task_id = await new_task(client, "unified")
+
+    await sim.refuse_connections()
+    with pytest.raises(httpx.ConnectError):
+        await create_task(client, "unified")
+    await sim.accept_connections()
+
+    # Same address, same tasks, and the refused create never arrived.
+    assert (await client.get(query_path("unified", task_id))).status_code == 200
+    assert len(sim.requests) == 1
