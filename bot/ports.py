@@ -267,3 +267,12 @@ class TaskStore(Protocol):
     async def refund_usage(self, task_id: str, kind: str, at: datetime) -> bool:
         """Stop counting ``task_id``'s claim; False if it had none or was refunded."""
         ...
+
+    async def claim_once(self, key: str, ttl_seconds: float) -> bool:
+        """Claim ``key`` for ``ttl_seconds``: True for the first claimant only.
+
+        Atomic across every process on the database (one conditional insert), so
+        exactly one of them acts on what ``key`` names; after ``ttl_seconds`` the
+        key may be claimed again, and expired keys are purged as claims go by.
+        """
+        ...

@@ -155,6 +155,15 @@ class VideoService:
                 log.exception("task %s: showing the cancellation failed", task.id)
         return task
 
+    async def claim_once(self, key: str, ttl_seconds: float) -> bool:
+        """True only for the first claim of ``key`` within ``ttl_seconds``.
+
+        The database decides, not this process: a redelivered request (same key)
+        that reaches another replica, or this one after a restart, gets False and
+        must start nothing.
+        """
+        return await self._store.claim_once(key, ttl_seconds)
+
     async def get_task(self, task_id: str) -> Task:
         return await self._store.get(task_id)
 

@@ -9,6 +9,8 @@ The schema grows by appending SQL scripts to ``MIGRATIONS``; ``schema_version``
 records how many have run, so an old database is brought forward on open.
 Reference images are stored once per content hash so retry, remix and a resumed
 submission still have the bytes without copying them into every task row.
+``claims`` holds one-time keys (``claim_once``) with their expiry; the SQL is the
+portable subset PostgreSQL speaks too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -103,7 +106,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN provider TEXT NOT NULL DEFAULT '';
     UPDATE tasks SET provider = 'default' WHERE provider_task_id IS NOT NULL;
     """,
+    # One-time claims (claim_once): redelivered chat requests act once.
+    """
+    CREATE TABLE claims (
+        key TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL  -- seconds since the epoch, shared by replicas
+    );
+    CREATE INDEX claims_by_expiry ON claims (expires_at);
+    """,
 )
+
+# Claims past their time are deleted by the first claim after this many seconds,
+# so the table holds about one TTL's worth of keys without a job of its own.
+CLAIM_PURGE_INTERVAL = 60.0
 
 _UNFINISHED = tuple(s.value for s in TaskState if s.in_flight or s.awaiting_delivery)
 _IN_FLIGHT = tuple(s.value for s in TaskState if s.in_flight)
@@ -151,6 +166,7 @@ class SqliteTaskStore:
         self._settings: dict[tuple[str, str, str, str], str | None] = {}
         # The connection is shared: one explicit transaction at a time.
         self._transaction = asyncio.Lock()
+        self._next_claim_purge = 0.0
 
     @classmethod
     async def connect(
@@ -349,6 +365,24 @@ class SqliteTaskStore:
         for row in rows:
             return ImageInput(**meta, data=bytes(row[0]))
         raise ConfigError(f"the database lost reference image {sha256[:12]}")
+
+    # -- one-time claims ---------------------------------------------------------
+
+    async def claim_once(self, key: str, ttl_seconds: float) -> bool:
+        now = time.time()
+        if now >= self._next_claim_purge:
+            self._next_claim_purge = now + CLAIM_PURGE_INTERVAL
+            await self._db.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
+        # One statement, so two processes racing for a key cannot both win: a new
+        # key is inserted, an expired one taken over, a live one left alone (no row
+        # changed, rowcount 0).
+        cursor = await self._db.execute(
+            "INSERT INTO claims (key, expires_at) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at "
+            "WHERE claims.expires_at <= ?",
+            (key, now + ttl_seconds, now),
+        )
+        return cursor.rowcount == 1
 
     # -- settings ------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.dedupe import SeenDeliveries, skip_redeliveries
+from adapters.slack.dedupe import skip_redeliveries
 from adapters.slack.deps import SlackDeps
 from adapters.slack.listeners import register_listeners
 from adapters.slack.respond import respond_on
@@ -32,7 +32,7 @@ def build_app(
         process_before_response=False,
         logger=logging.getLogger("adapters.slack.bolt"),
     )
-    app.use(skip_redeliveries(SeenDeliveries()))
+    app.use(skip_redeliveries(deps.service))
     app.use(respond_on(deps.session))
     register_listeners(app, deps)
 

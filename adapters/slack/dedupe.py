@@ -1,20 +1,23 @@
-"""Redelivered requests are acknowledged and otherwise ignored.
+"""Redelivered requests are acknowledged and otherwise ignored, by every replica.
 
 Slack retries an event it thinks went unanswered (``X-Slack-Retry-Num`` over HTTP,
 ``retry_attempt`` in Socket Mode), and a retried command must not start a second
 video. The key is what stays the same across deliveries of one user action: the
-``event_id`` of an event, the ``trigger_id`` of a command, click or form.
+``event_id`` of an event, the ``trigger_id`` of a command, click or form. Behind a
+load balancer the retry may reach another replica, or this one after a restart,
+so the claim is made in the database (``VideoService.claim_once``), not in memory.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
+
+from bot.service import VideoService
 
 log = logging.getLogger(__name__)
 
@@ -22,47 +25,35 @@ log = logging.getLogger(__name__)
 DEFAULT_TTL = 15 * 60
 
 
-def delivery_key(body: Mapping[str, Any]) -> str | None:
-    """What identifies one user action across redeliveries, if anything does."""
+def delivery_key(body: Mapping[str, Any], team_id: str | None) -> str | None:
+    """What identifies one user action across redeliveries, if anything does.
+
+    Event ids are unique across Slack; trigger ids only promise to be unique
+    within their workspace, hence the team in their key.
+    """
     if body.get("type") == "event_callback" and body.get("event_id"):
-        return f"event:{body['event_id']}"
+        return f"slack:event:{body['event_id']}"
     trigger = body.get("trigger_id")
-    return f"trigger:{trigger}" if trigger else None
-
-
-class SeenDeliveries:
-    """A bounded, expiring set of delivery keys."""
-
-    def __init__(self, capacity: int = 50_000, ttl: float = DEFAULT_TTL) -> None:
-        self.capacity = capacity
-        self.ttl = ttl
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def first_time(self, key: str) -> bool:
-        """Record ``key``; True unless it was seen within ``ttl`` seconds."""
-        now = time.monotonic()
-        while self._seen:
-            oldest, at = next(iter(self._seen.items()))
-            if at > now - self.ttl and len(self._seen) < self.capacity:
-                break
-            del self._seen[oldest]
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
+    return f"slack:{team_id or ''}:{trigger}" if trigger else None
 
 
 Next = Callable[[], Awaitable[BoltResponse]]
 
 
 def skip_redeliveries(
-    seen: SeenDeliveries,
-) -> Callable[[dict[str, Any], Next], Awaitable[BoltResponse]]:
-    """A global bolt middleware: runs after signature checks, before listeners."""
+    service: VideoService, ttl: float = DEFAULT_TTL
+) -> Callable[[dict[str, Any], AsyncBoltContext, Next], Awaitable[BoltResponse]]:
+    """A global bolt middleware: runs after signature checks, before listeners.
 
-    async def middleware(body: dict[str, Any], next_: Next) -> BoltResponse:
-        key = delivery_key(body)
-        if key is not None and not seen.first_time(key):
+    The claim is one small write before the ack. Should it fail, the error reaches
+    bolt's error handler (500) and nothing starts; Slack's retry claims again.
+    """
+
+    async def middleware(
+        body: dict[str, Any], context: AsyncBoltContext, next_: Next
+    ) -> BoltResponse:
+        key = delivery_key(body, context.team_id)
+        if key is not None and not await service.claim_once(key, ttl):
             log.info("ignoring a redelivered Slack request (%s)", key)
             return BoltResponse(status=200, body="")
         return await next_()
