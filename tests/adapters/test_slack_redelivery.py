@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -19,7 +20,7 @@ import pytest
 from bot.config import Settings
 from bot.simulator import Simulator
 from tests.adapters.slack_fixtures import *  # noqa: F403 - the shared fixtures
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, Message
 from tests.fakes.slack_bot import (
     all_done,
     bot_env,
@@ -48,11 +49,17 @@ async def _jobs_finished(fake: FakeSlack, simulator: Simulator, count: int) -> N
     await asyncio.sleep(0.5)
 
 
-def _mention_replies(fake: FakeSlack, event: dict[str, object]) -> int:
-    ts = event["event"]["ts"]  # type: ignore[index]
-    return len(
-        [c for c in fake.calls_of("chat.postMessage") if c.args.get("thread_ts") == ts]
-    )
+def _mention(fake: FakeSlack) -> dict[str, Any]:
+    """A member's message mentioning the bot (in the channel), and its event."""
+    event = app_mention(fake, "<@UBOT> help")
+    message = Message(channel=CHANNEL, ts=fake.new_ts(), text="<@UBOT> help", blocks=[])
+    fake.messages[(CHANNEL, message.ts)] = message
+    event["event"]["ts"] = message.ts
+    return event
+
+
+def _replies_to(fake: FakeSlack, event: dict[str, Any]) -> list[Message]:
+    return fake.thread_messages(CHANNEL, event["event"]["ts"])[1:]
 
 
 async def test_command_retried_to_the_other_replica_starts_no_second_job(
@@ -82,18 +89,42 @@ async def test_command_retried_to_the_other_replica_starts_no_second_job(
     assert len(status_messages(fake, CHANNEL)) == 2
 
 
+async def test_event_retried_to_the_other_replica_is_answered_once(
+    tmp_path, fake, simulator
+):
+    settings = _settings(tmp_path, fake, simulator)
+    mention = _mention(fake)
+    async with (
+        running_bot(settings) as first,
+        running_bot(settings) as second,
+        aiohttp.ClientSession() as session,
+    ):
+        await HttpDelivery(events_url(first), session).event(mention)
+        await eventually(lambda: len(_replies_to(fake, mention)) == 1)
+        retry = await HttpDelivery(events_url(second), session).event(mention, retry=1)
+        await asyncio.sleep(0.5)
+        answered = len(_replies_to(fake, mention))
+        fresh = _mention(fake)
+        await HttpDelivery(events_url(second), session).event(fresh)
+        await eventually(lambda: len(_replies_to(fake, fresh)) == 1)
+
+    assert retry.status == 200
+    assert answered == 1
+
+
 async def test_event_and_command_retried_after_a_restart_start_nothing_again(
     tmp_path, fake, simulator
 ):
     settings = _settings(tmp_path, fake, simulator)
     command = slash_command(fake, "one corgi across a restart")
-    mention = app_mention(fake, "<@UBOT> help")
+    mention = _mention(fake)
     async with aiohttp.ClientSession() as session:
         async with running_bot(settings) as before:
             delivery = HttpDelivery(events_url(before), session)
             await delivery.command(command)
             await delivery.event(mention)
             await _jobs_finished(fake, simulator, count=1)
+            assert len(_replies_to(fake, mention)) == 1
 
         async with running_bot(settings) as after:
             delivery = HttpDelivery(events_url(after), session)
@@ -105,14 +136,11 @@ async def test_event_and_command_retried_after_a_restart_start_nothing_again(
             redone = (
                 len(simulator.requests),
                 len(status_messages(fake, CHANNEL)),
-                _mention_replies(fake, mention),
+                len(_replies_to(fake, mention)),
             )
-            fresh = app_mention(fake, "<@UBOT> help")
+            fresh = _mention(fake)
             await delivery.event(fresh)
-            await fake.wait_for(
-                "chat.postMessage",
-                where=lambda c: c.args.get("thread_ts") == fresh["event"]["ts"],
-            )
+            await eventually(lambda: len(_replies_to(fake, fresh)) == 1)
 
     assert [ack.status for ack in retries] == [200, 200]
     assert redone == (1, 1, 1)
