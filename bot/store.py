@@ -154,8 +154,14 @@ class SqliteTaskStore:
     SqliteTaskStore.connect(path)`` followed by ``await store.close()``.
     """
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, claims: aiosqlite.Connection, path: Path
+    ) -> None:
         self._db = db
+        # Claims are made before a chat request is acknowledged: a connection (and
+        # aiosqlite thread) of their own keeps them from queueing behind the
+        # tracker's writes during a burst.
+        self._claims = claims
         self._path = path
         # Which file the connection has open: a file moved or replaced under a
         # running bot keeps answering through the old one, and writes that
@@ -174,16 +180,10 @@ class SqliteTaskStore:
     ) -> Self:
         """Open (creating if needed) and migrate the database at ``path``."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: every statement is its own transaction, so a write is one
-        # round trip to aiosqlite's thread instead of two (execute, then commit).
-        db = await aiosqlite.connect(path, isolation_level=None)
+        db = await _connection(path)
         try:
-            db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
             await _migrate(db, migrations)
-            store = cls(db, Path(path))
+            store = cls(db, await _connection(path), Path(path))
         except BaseException:
             await db.close()
             raise
@@ -201,6 +201,7 @@ class SqliteTaskStore:
             await store.close()
 
     async def close(self) -> None:
+        await self._claims.close()
         await self._db.close()
 
     async def ping(self) -> None:
@@ -372,11 +373,13 @@ class SqliteTaskStore:
         now = time.time()
         if now >= self._next_claim_purge:
             self._next_claim_purge = now + CLAIM_PURGE_INTERVAL
-            await self._db.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
+            await self._claims.execute(
+                "DELETE FROM claims WHERE expires_at <= ?", (now,)
+            )
         # One statement, so two processes racing for a key cannot both win: a new
         # key is inserted, an expired one taken over, a live one left alone (no row
         # changed, rowcount 0).
-        cursor = await self._db.execute(
+        cursor = await self._claims.execute(
             "INSERT INTO claims (key, expires_at) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at "
             "WHERE claims.expires_at <= ?",
@@ -515,6 +518,21 @@ def _load(model: type[_M], raw: str | None) -> _M | None:
 
 def _parse_time(raw: str | None) -> datetime | None:
     return None if raw is None else datetime.fromisoformat(raw)
+
+
+async def _connection(path: Path | str) -> aiosqlite.Connection:
+    # Autocommit: every statement is its own transaction, so a write is one
+    # round trip to aiosqlite's thread instead of two (execute, then commit).
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=5000")
+    except BaseException:
+        await db.close()
+        raise
+    return db
 
 
 async def _migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:
