@@ -1,9 +1,10 @@
 """Durable tasks and moderators' settings in one SQLite file, through aiosqlite.
 
 One long-lived connection (aiosqlite runs one worker thread per connection, so
-opening one per call would cost a thread each time), WAL so readers never wait for
-the writer, and ``synchronous=NORMAL``: in WAL mode a power cut can lose the last
-commits but never corrupts the file, and the tracker redoes anything unsaved.
+opening one per call would cost a thread each time; claims have a second one),
+WAL so readers never wait for the writer, and ``synchronous=NORMAL``: in WAL mode
+a power cut can lose the last commits but never corrupts the file, and the tracker
+redoes anything unsaved.
 
 The schema grows by appending SQL scripts to ``MIGRATIONS``; ``schema_version``
 records how many have run, so an old database is brought forward on open.
