@@ -73,7 +73,8 @@ async def test_expired_claims_are_deleted_by_a_later_claim(tmp_path: Path) -> No
 
 
 async def test_a_database_from_before_claims_gets_the_table(tmp_path: Path) -> None:
-    async with SqliteTaskStore.open(tmp_path / "db", MIGRATIONS[:1]):
+    before = next(i for i, m in enumerate(MIGRATIONS) if "TABLE claims" in m)
+    async with SqliteTaskStore.open(tmp_path / "db", MIGRATIONS[:before]):
         pass
 
     async with SqliteTaskStore.open(tmp_path / "db") as store:
