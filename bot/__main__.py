@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot import logs
+from bot.capabilities import Offer
 from bot.commands import (
     EXIT_FAILED,
     EXIT_OK,
@@ -33,7 +34,7 @@ from bot.commands import (
 from bot.config import Settings
 from bot.errors import BotError, ConfigError, UserInputError
 from bot.models import Orientation, Platform
-from bot.runtime import Runtime, settle_heap
+from bot.runtime import Runtime, configured_profiles, settle_heap
 from bot.signals import Interrupted, Signals
 from bot.terminal import TerminalDirectory
 from bot.wording import for_surface
@@ -101,7 +102,17 @@ def _version() -> str:
         return "(not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _choices(values: Sequence[object]) -> str:
+    return ", ".join(map(str, values))
+
+
+def build_parser(offer: Offer | None = None) -> argparse.ArgumentParser:
+    """The command line; ``offer`` (the configured providers') fills in the
+    ``generate`` choices, and options no provider has are left out of ``--help``.
+
+    The choices are listed, not enforced by argparse: the core checks them, so a
+    wrong one gets its one sentence naming what works, as on Discord and Slack.
+    """
     parser = argparse.ArgumentParser(
         prog="sorabot",
         description="Sora video generation for Discord and Slack, and from here.",
@@ -120,18 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--image", metavar="PATH", help="reference image (jpg/png/webp)"
     )
-    generate.add_argument("--model", metavar="M", help="default: SORA_MODEL")
-    generate.add_argument("--seconds", type=int, metavar="N", help="10, 15 or 25")
-    generate.add_argument(
-        "--orientation",
-        choices=[o.value for o in Orientation],
-        default=Orientation.LANDSCAPE.value,
-    )
-    generate.add_argument("--hd", action="store_true", help="HD (sora-2-pro)")
-    generate.add_argument(
-        "--private", action="store_true", help="ask the provider not to publish it"
-    )
-    generate.add_argument("--style", metavar="S", help="a style the provider offers")
+    _generate_options(generate, offer)
 
     commands.add_parser(
         "run",
@@ -164,6 +164,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _generate_options(generate: argparse.ArgumentParser, offer: Offer | None) -> None:
+    hidden = argparse.SUPPRESS
+    models = offer.model_names if offer else ()
+    seconds = offer.seconds if offer else ()
+    generate.add_argument(
+        "--model",
+        metavar="M",
+        help=f"{_choices(models)} (default: SORA_MODEL, else the first)"
+        if models
+        else "default: SORA_MODEL",
+    )
+    generate.add_argument(
+        "--seconds",
+        type=int,
+        metavar="N",
+        help=f"{_choices(seconds)} (default: the model's shortest)"
+        if seconds
+        else "the length in seconds",
+    )
+    generate.add_argument(
+        "--orientation",
+        choices=[o.value for o in Orientation],
+        default=Orientation.LANDSCAPE.value,
+    )
+    hd_models = [m.name for m in offer.models if m.hd] if offer else []
+    generate.add_argument(
+        "--hd",
+        action="store_true",
+        help=f"HD ({_choices(hd_models)})" if hd_models or offer is None else hidden,
+    )
+    generate.add_argument(
+        "--private",
+        action="store_true",
+        help="ask the provider not to publish it"
+        if offer is None or offer.private
+        else hidden,
+    )
+    styles = offer.styles if offer else ()
+    generate.add_argument(
+        "--style",
+        metavar="S",
+        help=_choices(styles) if styles else hidden if offer else "a style",
+    )
+
+
 def _settings() -> Settings:
     try:
         return Settings()
@@ -174,6 +219,16 @@ def _settings() -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _load() -> tuple[Settings, Offer] | ConfigError:
+    """The settings and what their providers offer, or why they are wrong (so
+    ``--help`` still works, and any command reports the configuration)."""
+    try:
+        settings = _settings()
+        return settings, Offer.of(configured_profiles(settings))
+    except ConfigError as exc:
+        return exc
 
 
 def _configure_logging(settings: Settings, command: str) -> None:
@@ -219,9 +274,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The progress bar is drawn with block characters; never crash on a terminal
         # that cannot show them.
         sys.stderr.reconfigure(errors="replace")
-    args = build_parser().parse_args(argv)
+    loaded = _load()
+    offer = None if isinstance(loaded, ConfigError) else loaded[1]
+    args = build_parser(offer).parse_args(argv)
     try:
-        settings = _settings()
+        if isinstance(loaded, ConfigError):
+            raise loaded
+        settings = loaded[0]
         _configure_logging(settings, args.command)
         return asyncio.run(_dispatch(args, settings))
     except UserInputError as exc:

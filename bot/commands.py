@@ -16,6 +16,7 @@ import mimetypes
 import sys
 from pathlib import Path
 
+from bot.capabilities import Offer, default_model
 from bot.config import DEFAULT_PROVIDER, Settings
 from bot.errors import UserInputError
 from bot.http_transport import AiohttpTransport, CookielessClient
@@ -31,7 +32,13 @@ from bot.models import (
 from bot.provider_report import report
 from bot.proxies import Proxies
 from bot.rendering import outcome_label
-from bot.runtime import HTTP_LIMITS, HTTP_TIMEOUT, Runtime, build_pool
+from bot.runtime import (
+    HTTP_LIMITS,
+    HTTP_TIMEOUT,
+    Runtime,
+    build_pool,
+    configured_profiles,
+)
 from bot.signals import Interrupted, Signals
 from bot.simulator import Simulator
 from bot.store import SqliteTaskStore
@@ -77,21 +84,28 @@ def _read_image(path: Path) -> ImageInput:
 def request_from_args(
     args: argparse.Namespace, settings: Settings
 ) -> GenerationRequest:
-    """The ``generate`` arguments as a request; the image is read, not checked."""
+    """The ``generate`` arguments as a request; the image is read, not checked.
+
+    Unset ``--model`` and ``--seconds`` mean ``SORA_MODEL`` (else the provider's
+    first model) and that model's shortest length.
+    """
     out = Path(args.out)
     if not out.parent.resolve().is_dir():
         raise UserInputError(f"The folder {out.parent} for --out does not exist.")
     if out.is_dir():
         raise UserInputError(f"--out {out} is a folder; give a file name.")
+    offer = Offer.of(configured_profiles(settings))
+    model = args.model or default_model(offer, settings.sora_model)
     options: dict[str, object] = {
-        "model": args.model or settings.sora_model,
+        "model": model,
         "orientation": Orientation(args.orientation),
+        "seconds": offer.default_seconds(model)
+        if args.seconds is None
+        else args.seconds,
         "hd": args.hd,
         "private": args.private,
         "style": args.style,
     }
-    if args.seconds is not None:
-        options["seconds"] = args.seconds
     image = _read_image(Path(args.image)) if args.image else None
     return GenerationRequest.model_validate(
         {

@@ -33,25 +33,6 @@ Dialect = Literal["v2", "sora", "unified", "openai", "video-create"]
 DIALECTS: tuple[Dialect, ...] = ("v2", "sora", "unified", "openai", "video-create")
 
 
-class ModelSpec(BaseModel):
-    """What one model accepts. Relays rename and add models, so this is configuration.
-
-    ``hd_seconds`` lists the durations at which ``hd`` has an effect (at 25 s it has
-    none, per the provider documents).
-    """
-
-    name: str
-    seconds: tuple[int, ...]
-    hd: bool = False
-    hd_seconds: tuple[int, ...] = ()
-
-
-DEFAULT_MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec(name="sora-2", seconds=(10, 15)),
-    ModelSpec(name="sora-2-pro", seconds=(10, 15, 25), hd=True, hd_seconds=(10, 15)),
-)
-
-
 DEFAULT_PROVIDER = "default"
 
 
@@ -146,9 +127,11 @@ class Settings(BaseSettings):
     sora_api_url: str | None = Field(default=None, alias="SORA_API_URL")
     sora_api_key: SecretStr | None = Field(default=None, alias="SORA_API_KEY")
     sora_api_dialect: Dialect = Field(default="openai", alias="SORA_API_DIALECT")
-    sora_model: str = Field(default="sora-2", alias="SORA_MODEL")
-    sora_models: tuple[ModelSpec, ...] = Field(
-        default=DEFAULT_MODELS, alias="SORA_MODELS"
+    # Unset: the provider's first model (``turbo`` on ``sora``, else ``sora-2``).
+    sora_model: str | None = Field(default=None, alias="SORA_MODEL")
+    # Unset: every model the dialect's document has; else narrows and renames them.
+    sora_models: tuple[ModelCapability, ...] | None = Field(
+        default=None, alias="SORA_MODELS"
     )
     sora_webhook_secret: SecretStr | None = Field(
         default=None, alias="SORA_WEBHOOK_SECRET"
@@ -264,6 +247,7 @@ class Settings(BaseSettings):
                 dialect=self.sora_api_dialect,
                 url=self.sora_api_url if self.sora_api_key is not None else None,
                 key=self.sora_api_key,
+                models=self.sora_models,
             ),
         )
 
@@ -329,6 +313,3 @@ class Settings(BaseSettings):
             for v in values
             if isinstance(v, SecretStr) and v.get_secret_value()
         )
-
-    def model_spec(self, name: str) -> ModelSpec | None:
-        return next((m for m in self.sora_models if m.name == name), None)

@@ -148,8 +148,8 @@ async def prepare_image(
 ) -> PreparedImage:
     """The reference image as the provider will receive it.
 
-    Fitted to ``provider.output_size(request)`` when the dialect demands the exact
-    size. For a URL dialect, ``url`` is the platform's public link when the bytes
+    Fitted to the profile's ``output_size(request)`` when the dialect demands the
+    exact size. For a URL dialect, ``url`` is the platform's public link when the bytes
     are unchanged, else a link to the bot's own copy.
 
     Raises:
@@ -157,14 +157,14 @@ async def prepare_image(
         ConfigError: the image must be hosted but ``PUBLIC_URL`` is not set
             (``check_image_reachable`` catches this at submit time).
     """
-    features = provider.features
+    profile = provider.profile
     data, content_type = image.data, validate_image(image)
-    if features.image_must_match_size:
-        size = provider.output_size(request)
+    if profile.image_must_match_size:
+        size = profile.output_size(request)
         data, content_type = await asyncio.to_thread(fit_image, image.data, size)
     changed = data != image.data
     url: str | None = None
-    if features.image_transport == "url":
+    if profile.image_transport == "url":
         if image.source_url and not changed:
             url = image.source_url
         else:
@@ -194,14 +194,15 @@ def check_image_reachable(
     Raises:
         UserInputError: for the member; a WARNING tells the operator what to set.
     """
-    if image is None or provider.features.image_transport != "url":
+    profile = provider.profile
+    if image is None or profile.image_transport != "url":
         return
     if media.public_url is not None:
         return
     size: tuple[int, int] | None = None
-    if provider.features.image_must_match_size and request is not None:
-        size = provider.output_size(request)
-    must_fit = provider.features.image_must_match_size and (
+    if profile.image_must_match_size and request is not None:
+        size = profile.output_size(request)
+    must_fit = profile.image_must_match_size and (
         size is None or not _unchanged(_open(image.data), size)
     )
     if image.source_url and not must_fit:

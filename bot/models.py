@@ -89,7 +89,11 @@ class ImageInput(BaseModel):
 
 
 class GenerationRequest(BaseModel):
-    """A platform-neutral ask for one video, as typed by a member."""
+    """A platform-neutral ask for one video, as typed by a member.
+
+    ``remix_of`` is the provider's generation id of a finished video when this is
+    the provider's own remix of it (only dialects whose profile has ``remix``).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -100,8 +104,8 @@ class GenerationRequest(BaseModel):
     hd: bool = False
     style: str | None = None
     private: bool = False
-    watermark: bool = False
     image: ImageInput | None = None
+    remix_of: str | None = None
     requester: Requester
     chat: ChatRef
 
@@ -224,6 +228,8 @@ class TaskStatus(BaseModel):
     progress: Progress = Progress()
     video_url: str | None = None
     failure: Failure | None = None
+    # The provider's id of the finished video, where its own remix needs one.
+    generation_id: str | None = None
 
 
 class VideoResult(BaseModel):
@@ -235,6 +241,8 @@ class VideoResult(BaseModel):
     size_bytes: int
     content_type: str = "video/mp4"
     source_url: str | None = None
+    # What the provider's own remix names this video by (``TaskStatus``'s).
+    generation_id: str | None = None
 
 
 class Task(BaseModel):

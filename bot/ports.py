@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,28 +27,6 @@ from bot.models import (
 
 # ---------------------------------------------------------------------------------
 # Provider side
-
-
-class ProviderFeatures(BaseModel):
-    """What a dialect can express, so the core adapts without ``if dialect == ...``.
-
-    ``image_transport`` says whether the reference image travels as an uploaded file
-    or as a URL the provider fetches; ``image_must_match_size`` says the image must
-    have exactly the output resolution ("Inpaint image must match the requested width
-    and height"), so the core fits it first.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    image_transport: Literal["upload", "url"]
-    callbacks: bool = False
-    # The relay refuses the whole create when the callback URL is not https.
-    https_callbacks_only: bool = False
-    private: bool = False
-    hd: bool = False
-    max_seconds: int = 15
-    styles: tuple[str, ...] = ()
-    image_must_match_size: bool = False
 
 
 class PreparedImage(BaseModel):
@@ -90,15 +68,10 @@ class VideoProvider(Protocol):
         ...
 
     @property
-    def features(self) -> ProviderFeatures: ...
-
-    @property
     def profile(self) -> CapabilityProfile:
-        """What this provider's document allows (see ``bot.capabilities``)."""
-        ...
-
-    def output_size(self, request: GenerationRequest) -> tuple[int, int]:
-        """The (width, height) the provider renders for this request."""
+        """What this provider can do: its document's profile as the operator
+        narrowed it (see ``bot.capabilities``); output sizes, image transport and
+        callbacks are read from it too."""
         ...
 
     async def create(self, submission: Submission) -> str:

@@ -71,14 +71,16 @@ def describe(profile: CapabilityProfile) -> list[tuple[str, str]]:
     image = "uploaded" if profile.image_transport == "upload" else "by URL"
     if profile.image_must_match_size:
         image += ", fitted to the video size"
+    watermark = _yes(profile.watermark)
+    if profile.watermark:
+        watermark += f" (default {'on' if profile.watermark_default else 'off'})"
     callbacks = _yes(profile.callbacks)
     if profile.callbacks and profile.https_callbacks_only:
         callbacks += " (https PUBLIC_URL only)"
     return [
         ("models", "; ".join(_model(m) for m in profile.models)),
-        ("model choice sent", _yes(profile.model_field)),
         ("private", _yes(profile.private)),
-        ("watermark control", _yes(profile.watermark)),
+        ("watermark control", watermark),
         ("styles", ", ".join(profile.styles) or "none"),
         ("remix", "its own" if profile.remix else "a new video, same settings"),
         ("reference image", image),

@@ -1,7 +1,9 @@
 """Platform-neutral words and glyphs for a task: labels, progress bar, reasons.
 
 Discord, Slack and the terminal all show the same things; they add their own markup
-around these pieces, so the wording is decided once and tested once.
+around these pieces, so the wording is decided once and tested once. What a status
+claims (HD, private, the provider's remix) is read from the task's request and its
+provider's profile, so nothing is claimed that was not sent.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.capabilities import CapabilityProfile
 from bot.models import (
     Failure,
     FailureKind,
-    GenerationRequest,
     Task,
     TaskState,
     utcnow,
@@ -22,6 +24,24 @@ from bot.wording import Advice
 PRIVATE_MODE_NOTE = (
     "Private mode is on: this video is not published and cannot be remixed."
 )
+# What a moderator reads when switching private mode on or finding it unavailable.
+PRIVATE_MODE_EXPLAINED = (
+    "Private mode asks the video service not to publish each video and not to let "
+    "anyone remix it there. It hides nothing in this chat: the status message, "
+    "the thread and the video stay visible to everyone who can see the channel."
+)
+PRIVATE_UNAVAILABLE = (
+    "Private mode stays off: this bot's video service cannot keep videos "
+    "unpublished (it has no private setting), so it would be a label only. "
+    + PRIVATE_MODE_EXPLAINED
+)
+PRIVATE_MODE_REFUSED = (
+    "Private mode is on here, but this bot's video service cannot keep videos "
+    "unpublished, so nothing was sent. A moderator can switch private mode off."
+)
+# The two things the Remix button can be.
+PROVIDER_REMIX = "Remix"
+SAME_SETTINGS = "New video, same settings"
 
 NO_IMAGE_TO_ANIMATE = (
     "This message has no picture to animate. Pick a message with an image "
@@ -77,16 +97,63 @@ def _as_is(text: str) -> str:
     return text
 
 
-def settings_summary(request: GenerationRequest) -> str:
-    """One line of the chosen settings: ``sora-2 · 10 s · landscape · HD · private``."""
+def _profile(task: Task) -> CapabilityProfile | None:
+    """The document's profile of the dialect that took ``task`` (if it still is
+    one): an operator narrows models, never private, HD sizes or remix."""
+    # Imported here: the providers word their failures with this module.
+    from bot.providers import PROVIDERS
+
+    cls = PROVIDERS.get(task.dialect)
+    return None if cls is None else cls.profile
+
+
+def hd_sent(task: Task) -> bool:
+    """HD was asked for, sent, and has an effect at this length."""
+    request, profile = task.request, _profile(task)
+    if not request.hd or profile is None:
+        return False
+    models = [m for m in profile.models if m.name == request.model] or profile.models
+    return any(request.seconds in m.hd_seconds for m in models)
+
+
+def private_sent(task: Task) -> bool:
+    """``private: true`` went to a provider that has the field."""
+    profile = _profile(task)
+    return task.request.private and profile is not None and profile.private
+
+
+def private_note(task: Task) -> str | None:
+    """The status's private-mode line, only where private was really sent."""
+    return PRIVATE_MODE_NOTE if private_sent(task) else None
+
+
+def remix_source(task: Task) -> str | None:
+    """The provider's generation id its own remix starts from: only for a
+    finished video of a dialect with a remix, and not a private one."""
+    profile = _profile(task)
+    if profile is None or not profile.remix or task.request.private:
+        return None
+    return None if task.result is None else task.result.generation_id
+
+
+def remix_label(task: Task) -> str:
+    """What the Remix button does for ``task``, as its label says it."""
+    return PROVIDER_REMIX if remix_source(task) is not None else SAME_SETTINGS
+
+
+def settings_summary(task: Task) -> str:
+    """One line of the settings sent: ``sora-2 · 10 s · landscape · HD · private``."""
+    request = task.request
     parts = [request.model, f"{request.seconds} s", request.orientation.value]
-    if request.hd:
+    if hd_sent(task):
         parts.append("HD")
     if request.style:
         parts.append(request.style)
     if request.image is not None:
         parts.append("reference image")
-    if request.private:
+    if request.remix_of is not None:
+        parts.append("remix")
+    if private_sent(task):
         parts.append("private")
     return " · ".join(parts)
 

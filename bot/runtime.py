@@ -28,8 +28,8 @@ import httpx
 from aiohttp import web
 
 from bot.callbacks import add_callback_routes
-from bot.capabilities import narrowed
-from bot.config import Settings
+from bot.capabilities import CapabilityProfile, narrowed
+from bot.config import DEFAULT_PROVIDER, ProviderConfig, Settings
 from bot.errors import ConfigError, StoreUnavailable
 from bot.governance import Governor
 from bot.http_transport import AiohttpTransport, CookielessClient
@@ -37,7 +37,7 @@ from bot.imaging import prepare_image
 from bot.media import MediaHost
 from bot.metrics import Metrics
 from bot.ports import TaskStore, VideoProvider
-from bot.providers import PROVIDERS, FetchRules, make_provider
+from bot.providers import FetchRules, dialect_profile, make_provider
 from bot.providers.breaker import CircuitBreaker
 from bot.providers.pool import PoolMember, ProviderPool
 from bot.proxies import Proxies
@@ -86,6 +86,31 @@ def settle_heap() -> None:
     gc.set_threshold(max(young, GC_YOUNG_THRESHOLD), middle, old)
 
 
+def provider_profile(config: ProviderConfig) -> CapabilityProfile:
+    """A configured provider's profile: its dialect's, narrowed by its ``models``
+    (``SORA_MODELS`` for the default provider).
+
+    Raises ``ConfigError`` naming where the models came from when the dialect
+    lacks one.
+    """
+    try:
+        return narrowed(dialect_profile(config.dialect), config.models)
+    except ConfigError as exc:
+        where = (
+            "SORA_MODELS"
+            if config.name == DEFAULT_PROVIDER
+            else f"SORA_PROVIDERS {config.name!r} models"
+        )
+        raise ConfigError(f"{where}: {exc.user_message}") from None
+
+
+def configured_profiles(settings: Settings) -> tuple[CapabilityProfile, ...]:
+    """The configured providers' profiles in priority order, before any runtime
+    opens (the CLI's ``--help`` and defaults); ``VideoService.profiles`` is the
+    same list once one has."""
+    return tuple(provider_profile(c) for c in settings.providers)
+
+
 def simulator_poll_interval(settings: Settings) -> float:
     """Poll a simulated task about ten times over its life, so a demo is quick."""
     return min(settings.poll_interval, max(0.2, settings.simulator_duration / 10))
@@ -125,8 +150,9 @@ def build_pool(
                     fetch=fetch,
                     name=config.name,
                     metrics=metrics,
-                    profile=narrowed(PROVIDERS[config.dialect].profile, config.models),
+                    profile=provider_profile(config),
                     create_timeout=settings.sora_create_timeout,
+                    watermark=config.watermark,
                 ),
                 url=url,
                 breaker=CircuitBreaker(config.name),

@@ -13,7 +13,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from bot.capabilities import CapabilityProfile
+from bot.capabilities import CapabilityProfile, Offer, default_model, first_refusal
 from bot.config import Settings
 from bot.errors import PermissionDenied, UserInputError
 from bot.governance import Governor
@@ -34,6 +34,12 @@ from bot.models import (
 )
 from bot.ports import ChatDirectory, Scope, TaskStore
 from bot.providers.pool import ProviderPool
+from bot.rendering import (
+    PRIVATE_MODE_NOTE,
+    PRIVATE_MODE_REFUSED,
+    PRIVATE_UNAVAILABLE,
+    remix_source,
+)
 from bot.tracker import ChatRouter, Tracker
 from bot.validation import validate_request
 
@@ -50,7 +56,7 @@ class VideoService:
 
     Args:
         store: durable tasks and settings.
-        pool: the configured providers (the first one's features shape validation).
+        pool: the configured providers (their profiles shape validation and offer).
         tracker: takes each new task from here to the user's thread.
         chats: the chat directories by platform, shared with the tracker.
         settings: models, deadline and the default per-user limit.
@@ -80,13 +86,16 @@ class VideoService:
         self._media = media
         self._metrics = metrics or Metrics()
         self.governance = governor or Governor(store, settings)
+        self.offer = Offer.of(self.profiles)
+        self.default_model = default_model(self.offer, settings.sora_model)
         # Counting a user's running tasks and adding a new one must not interleave,
         # or two quick submits would both slip under the limit.
         self._admission = asyncio.Lock()
 
     @property
     def profiles(self) -> tuple[CapabilityProfile, ...]:
-        """The configured providers' capability profiles, in priority order."""
+        """The configured providers' profiles, in priority order: what members
+        are offered (``offer``) and what a request is checked against."""
         return self._pool.profiles
 
     def register_chat(self, directory: ChatDirectory) -> None:
@@ -109,16 +118,18 @@ class VideoService:
         return await self._create(request, parent=original)
 
     async def remix(self, task_id: str, prompt: str, requester: Requester) -> Task:
-        """A new task with a new prompt and the original's settings and image."""
+        """The provider's own remix of the finished video where it has one (and
+        the video is not private); else a new video from the new prompt with the
+        original's settings and image. ``rendering.remix_label`` names which."""
         original = await self._store.get(task_id)
-        if original.request.private:
-            raise UserInputError(
-                "This video was made in private mode, so it cannot be remixed."
-            )
-        request = original.request.model_copy(
-            update={"prompt": prompt, "requester": requester}
+        update: dict[str, object] = {"prompt": prompt, "requester": requester}
+        source = remix_source(original)
+        if source is not None:
+            # The source generation carries the picture.
+            update.update(remix_of=source, image=None)
+        return await self._create(
+            original.request.model_copy(update=update), parent=original
         )
-        return await self._create(request, parent=original)
 
     async def cancel(self, task_id: str, by: Requester, *, moderator: bool) -> Task:
         """Stop tracking a running task. Only its requester or a moderator may.
@@ -182,9 +193,20 @@ class VideoService:
         return value == _ON
 
     async def set_private_mode(self, scope: Scope, enabled: bool | None) -> None:
-        """``None`` clears a channel override (falls back to the workspace)."""
+        """``None`` clears a channel override (falls back to the workspace).
+
+        Raises ``UserInputError`` (nothing stored) for "on" when no configured
+        provider has a private field: the mode would be a label only.
+        """
+        if enabled and not self.offer.private:
+            raise UserInputError(PRIVATE_UNAVAILABLE)
         value = None if enabled is None else (_ON if enabled else _OFF)
         await self._store.set_setting(scope, PRIVATE_MODE, value)
+
+    def private_mode_note(self) -> str:
+        """What private mode, found on, means here: the promise only where a
+        configured provider can keep it."""
+        return PRIVATE_MODE_NOTE if self.offer.private else PRIVATE_MODE_REFUSED
 
     async def user_limit(self, platform: Platform, workspace_id: str) -> int:
         scope = Scope(platform=platform, workspace_id=workspace_id)
@@ -205,14 +227,20 @@ class VideoService:
         self, request: GenerationRequest, parent: Task | None = None
     ) -> Task:
         await self.governance.screen(request)
-        validate_request(request, self._settings.sora_models, self._provider.features)
+        # Private mode first, so a private request is checked as private.
+        if not request.private and await self.private_mode(request.chat):
+            request = request.model_copy(update={"private": True})
+            public = request.model_copy(update={"private": False})
+            if first_refusal(self.profiles, request) and not first_refusal(
+                self.profiles, public
+            ):
+                raise UserInputError(PRIVATE_MODE_REFUSED)
+        validate_request(request, self.profiles)
         if request.image is not None:
             # Before anything is stored, posted or sent: a cut-off file or a 72
             # megapixel one must be refused privately, not fail after the public
             # status message.
             await asyncio.to_thread(ensure_decodable, request.image.data)
-        if not request.private and await self.private_mode(request.chat):
-            request = request.model_copy(update={"private": True})
         check_image_reachable(
             request.image, self._provider, self._media, request=request
         )

@@ -111,7 +111,7 @@ class TerminalThread:
     async def post_status(self, task: Task) -> ChatRef:
         request = task.request
         self._directory.say(
-            f'Generating "{request.prompt}" ({settings_summary(request)}) '
+            f'Generating "{request.prompt}" ({settings_summary(task)}) '
             f"as task {task.id}, into {self._out}"
         )
         self._directory.draw(task, self._out)

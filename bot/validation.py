@@ -1,18 +1,17 @@
-"""Checks a request against what the chosen model and dialect accept, before any cost.
+"""Checks a request before any cost: the prompt, the image, and the providers.
 
-All rules live here, in one place, driven by the ``ModelSpec`` table in settings and
-the dialect's ``ProviderFeatures``. Every violation is a ``UserInputError`` whose
-message tells the member what to change.
+The generic rules (prompt, image) live here; what a provider can make is its
+``CapabilityProfile``'s call (``first_refusal``). Every violation is a
+``UserInputError`` whose message tells the member what to change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.config import ModelSpec
+from bot.capabilities import CapabilityProfile, first_refusal
 from bot.errors import UserInputError
 from bot.models import GenerationRequest, ImageInput
-from bot.ports import ProviderFeatures
 from bot.wording import Advice
 
 MAX_PROMPT_CHARS = 1000
@@ -55,25 +54,14 @@ def validate_image(image: ImageInput) -> str:
     return mime
 
 
-def _model_spec(models: Sequence[ModelSpec], name: str) -> ModelSpec:
-    for spec in models:
-        if spec.name == name:
-            return spec
-    names = ", ".join(f"`{m.name}`" for m in models)
-    raise UserInputError(f"Unknown model `{name}`. Choose one of {names}.")
-
-
-def _seconds_list(seconds: Sequence[int]) -> str:
-    parts = [str(s) for s in seconds]
-    return ", ".join(parts[:-1]) + f" or {parts[-1]}" if len(parts) > 1 else parts[0]
-
-
 def validate_request(
-    request: GenerationRequest,
-    models: Sequence[ModelSpec],
-    features: ProviderFeatures | None = None,
+    request: GenerationRequest, profiles: Sequence[CapabilityProfile]
 ) -> None:
-    """Raise ``UserInputError`` if ``request`` must not be sent to the provider."""
+    """Raise ``UserInputError`` if ``request`` must not be sent to any provider.
+
+    ``profiles`` are the configured providers' in priority order: the request is
+    fine if one of them can make all of it.
+    """
     prompt = request.prompt.strip()
     if not prompt:
         raise UserInputError("The prompt is empty. Describe the video you want.")
@@ -82,42 +70,8 @@ def validate_request(
             f"The prompt is {len(request.prompt)} characters; the limit is "
             f"{MAX_PROMPT_CHARS}. Shorten it."
         )
-
-    spec = _model_spec(models, request.model)
-    if request.seconds not in spec.seconds:
-        longer = [
-            m.name
-            for m in models
-            if request.seconds in m.seconds and m.name != spec.name
-        ]
-        if longer:
-            raise UserInputError(
-                f"{request.seconds}-second videos need {' or '.join(longer)}."
-            )
-        raise UserInputError(
-            f"{spec.name} makes {_seconds_list(spec.seconds)}-second videos, "
-            f"not {request.seconds}."
-        )
-    if request.hd and not spec.hd:
-        with_hd = [m.name for m in models if m.hd]
-        need = " or ".join(with_hd) if with_hd else "a model with HD"
-        raise UserInputError(f"HD videos need {need}.")
-
-    if features is not None:
-        if request.seconds > features.max_seconds:
-            raise UserInputError(
-                f"This bot's video service makes videos of at most "
-                f"{features.max_seconds} seconds."
-            )
-        if request.hd and not features.hd:
-            raise UserInputError("This bot's video service does not offer HD.")
-        if request.style and request.style not in features.styles:
-            if features.styles:
-                styles = ", ".join(f"`{s}`" for s in features.styles)
-                raise UserInputError(
-                    f"Unknown style `{request.style}`. Choose one of {styles}."
-                )
-            raise UserInputError("This bot's video service does not offer styles.")
-
+    refusal = first_refusal(profiles, request)
+    if refusal is not None:
+        raise UserInputError(refusal)
     if request.image is not None:
         validate_image(request.image)

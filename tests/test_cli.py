@@ -205,6 +205,44 @@ async def test_generate_with_an_image_needs_no_configuration_on_any_dialect(
     assert task.request.image is not None
 
 
+@pytest.mark.parametrize(
+    ("dialect", "shown", "hidden"),
+    [
+        ("sora", ["turbo", "5, 10", "--style S", "natural"], ["--hd", "--private"]),
+        ("unified", ["sora-2, sora-2-pro", "10, 15"], ["--hd", "--private", "--style"]),
+        ("openai", ["10, 15", "--hd", "HD (sora-2-pro)"], ["--private", "--style"]),
+        ("v2", ["10, 15, 25", "--hd", "--private"], ["--style"]),
+        ("video-create", ["10, 15, 25", "--private", "anime"], []),
+    ],
+)
+async def test_generate_help_lists_only_what_the_dialect_can_do(
+    dialect, shown, hidden, env, tmp_path
+):
+    result = await sorabot(
+        "generate", "--help", env={**env, "SORA_API_DIALECT": dialect}, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    help_text = " ".join(result.stdout.split())
+    for words in shown:
+        assert words in help_text
+    for option in hidden:
+        assert option not in help_text
+
+
+async def test_generate_on_sora_defaults_to_turbo_at_5_seconds(
+    sim_env, simulator, tmp_path
+):
+    simulator.duration = 0.5
+    env = {**sim_env, "SORA_API_DIALECT": "sora"}
+
+    result = await sorabot("generate", PROMPT, "--out", "v.mp4", env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    [create] = simulator.requests[:1]
+    assert (create.body["model"], create.body["n_frames"]) == ("turbo", 150)
+
+
 async def test_generated_task_is_delivered_and_listed_by_tasks(env, tmp_path):
     await sorabot("generate", PROMPT, "--out", "corgi.mp4", env=env, cwd=tmp_path)
 
@@ -259,12 +297,22 @@ async def test_tasks_refuses_a_limit_that_is_not_a_positive_whole_number(
     ("args", "reason"),
     [
         (("x" * 1001,), "limit is 1000"),
-        ((PROMPT, "--seconds", "25"), "25-second videos need sora-2-pro"),
+        ((PROMPT, "--seconds", "25"), "sora-2 makes 10 or 15-second videos, not 25"),
         ((PROMPT, "--image", "notes.png"), "is not a JPEG, PNG or WebP image"),
         ((PROMPT, "--image", "missing.png"), "There is no image file"),
         ((PROMPT, "--hd"), "HD videos need sora-2-pro"),
+        ((PROMPT, "--private"), "cannot keep videos unpublished"),
+        ((PROMPT, "--style", "anime"), "This video service has no styles."),
     ],
-    ids=["prompt-too-long", "25s-on-sora-2", "text-as-png", "no-such-image", "hd"],
+    ids=[
+        "prompt-too-long",
+        "25s-on-openai",
+        "text-as-png",
+        "no-such-image",
+        "hd",
+        "private-on-openai",
+        "style-on-openai",
+    ],
 )
 async def test_invalid_input_exits_with_one_line_and_sends_nothing(
     args, reason, sim_env, simulator, tmp_path

@@ -82,8 +82,6 @@ async def attach(
     route = runtime.proxies.route(yarl.URL(discord.http.Route.BASE))
     client = SoraClient(
         runtime.service,
-        settings,
-        runtime.provider.features,
         pacing,
         runtime.video_links,
         proxy=None if route.proxy is None else str(route.proxy),

@@ -20,7 +20,6 @@ from discord import app_commands
 from adapters.discord.buttons import MODAL_TIMEOUT
 from adapters.discord.replies import reply, reporting, started_text
 from adapters.discord.sora_command import fetch_image, request_for
-from bot.config import Settings
 from bot.rendering import NO_IMAGE_TO_ANIMATE
 from bot.service import VideoService
 from bot.validation import MAX_PROMPT_CHARS
@@ -88,13 +87,11 @@ class AnimateModal(discord.ui.Modal, title=MENU_NAME):
     def __init__(
         self,
         service: VideoService,
-        settings: Settings,
         image: MessageImage,
         message_text: str,
     ) -> None:
         super().__init__(custom_id="sora:animate-form", timeout=MODAL_TIMEOUT)
         self._service = service
-        self._settings = settings
         self._image = image
         if message_text.strip():
             self.prompt.default = message_text.strip()[:MAX_PROMPT_CHARS]
@@ -104,13 +101,13 @@ class AnimateModal(discord.ui.Modal, title=MENU_NAME):
             await interaction.response.defer(ephemeral=True, thinking=True)
             reference = await fetch_image(interaction, self._image)
             request = request_for(
-                interaction, self._settings, self.prompt.value, reference
+                interaction, self._service, self.prompt.value, reference
             )
             task = await self._service.submit(request)
             await reply(interaction, started_text(task))
 
 
-def animate_menu(service: VideoService, settings: Settings) -> app_commands.ContextMenu:
+def animate_menu(service: VideoService) -> app_commands.ContextMenu:
     """The message command; registered with the slash commands at every start."""
 
     async def animate(
@@ -122,7 +119,7 @@ def animate_menu(service: VideoService, settings: Settings) -> app_commands.Cont
                 await reply(interaction, NO_IMAGE_TO_ANIMATE)
                 return
             await interaction.response.send_modal(
-                AnimateModal(service, settings, image, message.content)
+                AnimateModal(service, image, message.content)
             )
 
     menu = app_commands.ContextMenu(name=MENU_NAME, callback=animate)

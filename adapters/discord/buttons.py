@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 import discord
 
 from adapters.discord.replies import reply, reporting, requester_of, started_text
+from bot.models import Task
+from bot.rendering import PROVIDER_REMIX, remix_label
 from bot.validation import MAX_PROMPT_CHARS
 
 if TYPE_CHECKING:
@@ -47,10 +49,10 @@ class _TaskButton(discord.ui.DynamicItem[Button], template=rf"sora:\w+:{_TASK_ID
     def __init_subclass__(cls) -> None:
         super().__init_subclass__(template=rf"sora:{cls.kind}:{_TASK_ID}")
 
-    def __init__(self, task_id: str) -> None:
+    def __init__(self, task_id: str, label: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label=self.text,
+                label=label or self.text,
                 style=self.style,
                 custom_id=f"sora:{self.kind}:{task_id}",
             )
@@ -84,7 +86,8 @@ class RetryButton(_TaskButton):
 
 
 class RemixButton(_TaskButton):
-    """Open a form for a new prompt; the image and settings stay."""
+    """Open a form for a new prompt: the provider's remix of the video, or a new
+    video with the same settings and image (the label says which)."""
 
     kind = "remix"
     text = "Remix"
@@ -94,9 +97,7 @@ class RemixButton(_TaskButton):
         async with reporting(interaction):
             # A modal must be the first response, so no defer: one indexed read.
             task = await _client(interaction).service.get_task(self.task_id)
-            await interaction.response.send_modal(
-                RemixModal(self.task_id, task.request.prompt)
-            )
+            await interaction.response.send_modal(RemixModal(task))
 
 
 class CancelButton(_TaskButton):
@@ -118,7 +119,8 @@ class CancelButton(_TaskButton):
 
 
 class RemixModal(discord.ui.Modal, title="Remix this video"):
-    """The new prompt for a remix, pre-filled with the old one to edit."""
+    """The new prompt for a remix, pre-filled with the old one to edit; titled as
+    what it will do."""
 
     prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
         label="New prompt",
@@ -128,10 +130,15 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
         max_length=MAX_PROMPT_CHARS,
     )
 
-    def __init__(self, task_id: str, old_prompt: str) -> None:
-        super().__init__(custom_id=f"sora:remix-form:{task_id}", timeout=MODAL_TIMEOUT)
-        self.task_id = task_id
-        self.prompt.default = old_prompt[:MAX_PROMPT_CHARS]
+    def __init__(self, task: Task) -> None:
+        label = remix_label(task)
+        super().__init__(
+            title="Remix this video" if label == PROVIDER_REMIX else label,
+            custom_id=f"sora:remix-form:{task.id}",
+            timeout=MODAL_TIMEOUT,
+        )
+        self.task_id = task.id
+        self.prompt.default = task.request.prompt[:MAX_PROMPT_CHARS]
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         async with reporting(interaction):
@@ -150,9 +157,10 @@ def running_view(task_id: str) -> discord.ui.View:
     return discord.ui.View(timeout=None).add_item(CancelButton(task_id))
 
 
-def result_view(task_id: str, *, remix: bool = True) -> discord.ui.View:
-    """Under a video (Retry, Remix) or an error (Retry only)."""
-    view = discord.ui.View(timeout=None).add_item(RetryButton(task_id))
+def result_view(task: Task, *, remix: bool = True) -> discord.ui.View:
+    """Under a video (Retry, and Remix labelled as what it does) or an error
+    (Retry only)."""
+    view = discord.ui.View(timeout=None).add_item(RetryButton(task.id))
     if remix:
-        view.add_item(RemixButton(task_id))
+        view.add_item(RemixButton(task.id, remix_label(task)))
     return view

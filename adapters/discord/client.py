@@ -20,8 +20,6 @@ from adapters.discord.replies import NO_MENTIONS, report_error
 from adapters.discord.settings_command import SettingsGroup, info_command
 from adapters.discord.sora_command import sora_command
 from adapters.discord.thread import DiscordDirectory, Pacing
-from bot.config import Settings
-from bot.ports import ProviderFeatures
 from bot.service import VideoService
 from bot.video_links import VideoLinks
 
@@ -47,9 +45,7 @@ class SoraClient(discord.Client):
     """The bot's Discord connection and its commands.
 
     Args:
-        service: the core's use cases.
-        settings: the model table and defaults that shape ``/sora``'s choices.
-        features: what the provider can do (its styles become choices).
+        service: the core's use cases; its ``offer`` shapes ``/sora``'s choices.
         pacing: shared edit coalescing and REST budget.
         links: the bot's own links for videos over the upload limit.
     """
@@ -57,8 +53,6 @@ class SoraClient(discord.Client):
     def __init__(
         self,
         service: VideoService,
-        settings: Settings,
-        features: ProviderFeatures,
         pacing: Pacing,
         links: VideoLinks,
         **options: Any,
@@ -75,18 +69,17 @@ class SoraClient(discord.Client):
             **options,
         )
         self.service = service
-        self.settings = settings
-        self.features = features
         self.tree = SoraTree(self)
         self.directory = DiscordDirectory(self, pacing, links)
 
     async def setup_hook(self) -> None:
-        self.tree.add_command(sora_command(self.service, self.settings, self.features))
+        self.tree.add_command(sora_command(self.service))
         self.tree.add_command(SettingsGroup(self.service))
         self.tree.add_command(info_command(self.service))
-        self.tree.add_command(animate_menu(self.service, self.settings))
+        self.tree.add_command(animate_menu(self.service))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         # A bulk overwrite: idempotent, so syncing at every start is safe and new
-        # choices (a changed model table) reach Discord without a manual step.
+        # choices (another provider or model list) reach Discord without a manual
+        # step.
         await self.tree.sync()
         log.info("Discord commands synced")

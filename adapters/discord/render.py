@@ -12,10 +12,10 @@ import discord
 
 from bot.models import Failure, Task, TaskState, VideoResult
 from bot.rendering import (
-    PRIVATE_MODE_NOTE,
     failure_text,
     format_elapsed,
     oversized_video_text,
+    private_note,
     progress_bar,
     settings_summary,
     state_label,
@@ -64,13 +64,13 @@ def status_embed(task: Task) -> discord.Embed:
         description=request.prompt[:_MAX_DESCRIPTION],
         colour=colour,
     )
-    embed.add_field(name="Settings", value=settings_summary(request), inline=True)
+    embed.add_field(name="Settings", value=settings_summary(task), inline=True)
     embed.add_field(
         name="Requested by", value=f"<@{request.requester.user_id}>", inline=True
     )
     embed.add_field(name="Progress", value=_progress(task), inline=False)
-    if request.private:
-        embed.add_field(name="Private", value=PRIVATE_MODE_NOTE, inline=False)
+    if (note := private_note(task)) is not None:
+        embed.add_field(name="Private", value=note, inline=False)
     embed.set_footer(text=f"Task {task.id}")
     return embed
 

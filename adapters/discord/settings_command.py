@@ -18,7 +18,7 @@ from adapters.discord.replies import reply, reporting, requester_of
 from bot.governance import Governor, Limit
 from bot.models import ChatRef, Platform
 from bot.ports import Scope
-from bot.rendering import PRIVATE_MODE_NOTE, status_line
+from bot.rendering import PRIVATE_MODE_EXPLAINED, status_line
 from bot.service import VideoService
 
 MAX_USER_LIMIT = 50
@@ -173,7 +173,7 @@ class SettingsGroup(app_commands.Group):
 
     @app_commands.command(name="private-mode", description="Private mode on or off")
     @app_commands.describe(
-        mode="on: videos are not published and cannot be remixed",
+        mode="on: the video service is asked not to publish videos (if it can)",
         channel="Only this channel (leave empty for the whole server)",
     )
     @app_commands.choices(
@@ -203,7 +203,8 @@ class SettingsGroup(app_commands.Group):
                 await self.service.set_private_mode(scope, enabled)
                 where = f"<#{channel.id}>"
             now = "follows the server" if enabled is None else _onoff(enabled)
-            await reply(interaction, f"Private mode in {where}: {now}.")
+            note = f" {PRIVATE_MODE_EXPLAINED}" if enabled else ""
+            await reply(interaction, f"Private mode in {where}: {now}.{note}")
 
     @app_commands.command(
         name="user-limit", description="How many videos one member may run at once"
@@ -252,7 +253,7 @@ def info_command(service: VideoService) -> app_commands.Command[Any, ..., None]:
             ] or ["- none"]
             lines.append(f"Private mode in this channel: {_onoff(private)}.")
             if private:
-                lines.append(PRIVATE_MODE_NOTE)
+                lines.append(service.private_mode_note())
             await reply(interaction, "\n".join(lines))
 
     callback: Any = app_commands.guild_only()(sora_info)

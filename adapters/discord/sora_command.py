@@ -1,13 +1,15 @@
-"""``/sora``: a prompt, an optional picture, and choices drawn from the model table.
+"""``/sora``: a prompt, an optional picture, and choices the providers can make.
 
-The handler defers before anything slow (the attachment download, the database, the
-status post): Discord gives an interaction 3 seconds to be acknowledged. What the
-member typed is checked by the core; a refusal comes back privately and nothing is
-sent to the provider.
+The choices (models, lengths, HD, styles) come from ``service.offer``: an option no
+configured provider has is not registered at all. The handler defers before
+anything slow (the attachment download, the database, the status post): Discord
+gives an interaction 3 seconds to be acknowledged. What the member typed is checked
+by the core; a refusal comes back privately and nothing is sent to the provider.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Protocol
 
 import aiohttp
@@ -16,10 +18,8 @@ from discord import app_commands
 
 from adapters.discord import convert
 from adapters.discord.replies import reply, reporting, requester_of, started_text
-from bot.config import Settings
 from bot.errors import UserInputError
 from bot.models import GenerationRequest, ImageInput, Orientation
-from bot.ports import ProviderFeatures
 from bot.service import VideoService
 from bot.validation import MAX_IMAGE_BYTES, MAX_PROMPT_CHARS
 
@@ -100,16 +100,14 @@ async def _read_at_most(url: str, limit: int) -> bytes:
 
 def request_for(
     interaction: discord.Interaction[Any],
-    settings: Settings,
+    service: VideoService,
     prompt: str,
     image: ImageInput | None,
     **choices: Any,
 ) -> GenerationRequest:
     """The member's request from this interaction; choices left out take the
-    defaults (the model's shortest length)."""
-    model = choices.get("model")
-    spec = settings.model_spec(model or settings.sora_model)
-    shortest = min(s for m in settings.sora_models for s in m.seconds)
+    defaults (the default model, the model's shortest length)."""
+    model = choices.get("model") or service.default_model
     return convert.generation_request(
         prompt=prompt,
         requester=requester_of(interaction),
@@ -119,18 +117,30 @@ def request_for(
             in_thread=_in_thread(interaction),
             upload_limit=interaction.filesize_limit,
         ),
-        default_model=settings.sora_model,
-        default_seconds=spec.seconds[0] if spec else shortest,
+        default_model=service.default_model,
+        default_seconds=service.offer.default_seconds(model),
         image=image,
         **choices,
     )
 
 
-def sora_command(
-    service: VideoService, settings: Settings, features: ProviderFeatures
-) -> app_commands.Command[Any, ..., None]:
-    """Build ``/sora`` with choices from this bot's models and provider."""
-    seconds = sorted({s for m in settings.sora_models for s in m.seconds})
+def _without(handler: Any, absent: set[str]) -> Any:
+    """``handler`` as discord.py will see it: without the parameters in ``absent``.
+
+    discord.py registers one option per parameter of the signature it inspects;
+    a left-out option keeps its default (``None``) when the handler runs.
+    """
+    if not absent:
+        return handler
+    signature = inspect.signature(handler)
+    kept = [p for p in signature.parameters.values() if p.name not in absent]
+    handler.__signature__ = signature.replace(parameters=kept)
+    return handler
+
+
+def sora_command(service: VideoService) -> app_commands.Command[Any, ..., None]:
+    """Build ``/sora`` with the choices the configured providers offer."""
+    offer = service.offer
 
     async def sora(
         interaction: discord.Interaction[Any],
@@ -149,7 +159,7 @@ def sora_command(
                 reference = await fetch_image(interaction, image)
             request = request_for(
                 interaction,
-                settings,
+                service,
                 prompt,
                 reference,
                 model=model,
@@ -161,23 +171,32 @@ def sora_command(
             task = await service.submit(request)
             await reply(interaction, started_text(task))
 
-    callback: Any = sora
-    callback = app_commands.describe(
-        prompt="What the video shows",
-        image="A picture to start from (JPEG, PNG or WebP, up to 10 MB)",
-        model="Which model makes the video",
-        orientation="Landscape or portrait",
-        duration="Length in seconds",
-        hd="High definition (some models only)",
-        style="A visual style",
-    )(callback)
-    choices: dict[str, Any] = {
-        "model": _choices([m.name for m in settings.sora_models]),
-        "orientation": _choices([o.value for o in Orientation]),
-        "duration": [app_commands.Choice(name=f"{s} s", value=s) for s in seconds],
+    hd_models = [m.name for m in offer.models if m.hd]
+    descriptions = {
+        "prompt": "What the video shows",
+        "image": "A picture to start from (JPEG, PNG or WebP, up to 10 MB)",
+        "model": "Which model makes the video",
+        "orientation": "Landscape or portrait",
+        "duration": "Length in seconds",
+        "hd": f"High definition ({', '.join(hd_models)})",
+        "style": "A visual style",
     }
-    if features.styles:
-        choices["style"] = _choices(list(features.styles))
+    choices: dict[str, Any] = {
+        "model": _choices(list(offer.model_names)),
+        "orientation": _choices([o.value for o in Orientation]),
+        "duration": [
+            app_commands.Choice(name=f"{s} s", value=s) for s in offer.seconds
+        ],
+    }
+    absent = set() if hd_models else {"hd"}
+    if offer.styles:
+        choices["style"] = _choices(list(offer.styles))
+    else:
+        absent.add("style")
+    callback: Any = _without(sora, absent)
+    callback = app_commands.describe(
+        **{k: v for k, v in descriptions.items() if k not in absent}
+    )(callback)
     callback = app_commands.choices(**choices)(callback)
     callback = app_commands.guild_only()(callback)
     return app_commands.command(name="sora", description="Make a video with Sora")(

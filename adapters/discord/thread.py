@@ -156,8 +156,7 @@ class DiscordThread:
     async def post_video(self, task: Task, video: VideoResult) -> None:
         limit = task.chat.upload_limit or DEFAULT_UPLOAD_LIMIT
         target = self._target(task.chat)
-        # The core refuses to remix a private video; don't offer what it refuses.
-        view = result_view(task.id, remix=not task.request.private)
+        view = result_view(task)
         if video.size_bytes <= limit:
             await self._pacing.bucket.acquire()
             await target.send(
@@ -180,7 +179,7 @@ class DiscordThread:
         await self._pacing.bucket.acquire()
         await self._target(task.chat).send(
             error_text(task, failure),
-            view=result_view(task.id, remix=False),
+            view=result_view(task, remix=False),
             allowed_mentions=NO_MENTIONS,
         )
 

@@ -8,14 +8,15 @@ say; this module only adds Slack's markup. Buttons carry the task id in their
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
-from bot.config import ModelSpec
+from bot.capabilities import Offer
 from bot.models import Failure, Orientation, Task, TaskState
 from bot.rendering import (
-    PRIVATE_MODE_NOTE,
+    PROVIDER_REMIX,
     failure_text,
+    private_note,
+    remix_label,
     settings_summary,
     state_label,
     status_line,
@@ -79,15 +80,16 @@ def status_blocks(task: Task) -> list[Block]:
         {"type": "section", "text": _text(f">{escape(request.prompt)}")},
         {
             "type": "context",
-            "elements": [_text(f"{escape(settings_summary(request))} · {by}")],
+            "elements": [_text(f"{escape(settings_summary(task))} · {by}")],
         },
     ]
-    if request.private:
-        blocks.append({"type": "context", "elements": [_text(PRIVATE_MODE_NOTE)]})
+    if (note := private_note(task)) is not None:
+        blocks.append({"type": "context", "elements": [_text(note)]})
     if task.state in _FINISHED:
-        buttons = [_button("Retry", RETRY_ACTION, task.id)]
-        if not request.private:
-            buttons.append(_button("Remix", REMIX_ACTION, task.id))
+        buttons = [
+            _button("Retry", RETRY_ACTION, task.id),
+            _button(remix_label(task), REMIX_ACTION, task.id),
+        ]
     else:
         buttons = [_button("Cancel", CANCEL_ACTION, task.id, "danger")]
     blocks.append({"type": "actions", "block_id": "task", "elements": buttons})
@@ -124,19 +126,25 @@ def _input(block_id: str, label: str, element: Block, optional: bool = False) ->
 
 def generation_modal(
     metadata: dict[str, Any],
-    models: Sequence[ModelSpec],
+    offer: Offer,
     default_model: str,
     *,
     prompt: str = "",
     image_name: str | None = None,
 ) -> Block:
-    """The ``/sora`` form: prompt, settings and an optional reference image."""
-    model_options = [_option(m.name, m.name) for m in models]
-    seconds = sorted({s for m in models for s in m.seconds})
-    second_options = [_option(f"{s} seconds", str(s)) for s in seconds]
+    """The ``/sora`` form: prompt, settings and an optional reference image.
+
+    Only what the configured providers ``offer``: no HD box, private box or
+    style menu where none of them has it.
+    """
+    model_options = [_option(m, m) for m in offer.model_names]
+    second_options = [_option(f"{s} seconds", str(s)) for s in offer.seconds]
     default = next((o for o in model_options if o["value"] == default_model), None)
+    shortest = str(offer.default_seconds(default_model))
     orientations = [_option(o.value.capitalize(), o.value) for o in Orientation]
-    extras = [_option("HD", "hd"), _option("Private", "private")]
+    extras = [_option("HD", "hd")] if offer.hd else []
+    if offer.private:
+        extras.append(_option("Private", "private"))
     prompt_input: Block = {
         "type": "plain_text_input",
         "multiline": True,
@@ -157,7 +165,9 @@ def generation_modal(
             {
                 "type": "static_select",
                 "options": second_options,
-                "initial_option": second_options[0],
+                "initial_option": next(
+                    o for o in second_options if o["value"] == shortest
+                ),
             },
         ),
         _input(
@@ -169,8 +179,16 @@ def generation_modal(
                 "initial_option": orientations[0],
             },
         ),
-        _input("extras", "Options", {"type": "checkboxes", "options": extras}, True),
     ]
+    if offer.styles:
+        styles = [_option(s.capitalize(), s) for s in offer.styles]
+        blocks.append(
+            _input("style", "Style", {"type": "static_select", "options": styles}, True)
+        )
+    if extras:
+        blocks.append(
+            _input("extras", "Options", {"type": "checkboxes", "options": extras}, True)
+        )
     if image_name is not None:
         note = (
             f"Reference image: *{escape(image_name)}* (from the message). "
@@ -196,19 +214,25 @@ def generation_modal(
     }
 
 
-def remix_modal(metadata: dict[str, Any], prompt: str) -> Block:
-    """Remix keeps the original's settings and image; only the prompt changes."""
+def remix_modal(metadata: dict[str, Any], task: Task) -> Block:
+    """Only the prompt changes: the provider's remix of the video, or a new video
+    with the original's settings and image; titled as what it does."""
     prompt_input: Block = {
         "type": "plain_text_input",
         "multiline": True,
         "max_length": 1000,
-        "initial_value": prompt[:1000],
+        "initial_value": task.request.prompt[:1000],
     }
+    label = remix_label(task)
+    # Modal titles hold 24 characters.
+    title = "Remix" if label == PROVIDER_REMIX else "Same settings"
     return {
         "type": "modal",
         "callback_id": REMIX_VIEW,
-        "title": _text("Remix", "plain_text"),
-        "submit": _text("Remix", "plain_text"),
+        "title": _text(title, "plain_text"),
+        "submit": _text(
+            "Remix" if label == PROVIDER_REMIX else "Generate", "plain_text"
+        ),
         "close": _text("Cancel", "plain_text"),
         "private_metadata": json.dumps(metadata),
         "blocks": [_input("prompt", "New prompt", prompt_input)],

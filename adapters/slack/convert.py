@@ -7,13 +7,13 @@ the service decides.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from adapters.slack.blocks import IMAGE_FILETYPES
 from adapters.slack.parsing import CommandOptions
-from bot.config import ModelSpec
+from bot.capabilities import Offer
 from bot.errors import UserInputError
 from bot.models import (
     ChatRef,
@@ -127,6 +127,7 @@ def read_generation_view(view: Mapping[str, Any]) -> GenerationForm:
         seconds=int(seconds) if seconds and seconds.isdigit() else None,
         hd="hd" in chosen,
         private="private" in chosen,
+        style=_selected(values, "style"),
     )
     return GenerationForm(options, file, metadata)
 
@@ -145,28 +146,25 @@ def read_prompt(view: Mapping[str, Any]) -> str:
     return str(values.get("prompt", {}).get("value", {}).get("value") or "").strip()
 
 
-def _pro_model(models: Sequence[ModelSpec]) -> str:
-    for spec in models:
-        if spec.name.endswith("-pro"):
-            return spec.name
-    raise UserInputError("This bot offers no pro model; leave out `--pro`.")
-
-
 def build_request(
     options: CommandOptions,
     *,
-    models: Sequence[ModelSpec],
+    offer: Offer,
     default_model: str,
     requester: Requester,
     chat: ChatRef,
     image: ImageInput | None = None,
 ) -> GenerationRequest:
-    """The neutral request; the core validates the combination."""
-    model = options.model or (_pro_model(models) if options.pro else default_model)
+    """The neutral request; the core validates the combination.
+
+    ``--pro`` was only accepted where ``offer`` has a pro model.
+    """
+    model = options.model or (
+        (offer.pro_model() or default_model) if options.pro else default_model
+    )
     seconds = options.seconds
     if seconds is None:
-        spec = next((m for m in models if m.name == model), None)
-        seconds = spec.seconds[0] if spec is not None and spec.seconds else 10
+        seconds = offer.default_seconds(model)
     return GenerationRequest(
         prompt=options.prompt,
         model=model,
@@ -174,6 +172,7 @@ def build_request(
         seconds=seconds,
         hd=options.hd,
         private=options.private,
+        style=options.style,
         image=image,
         requester=requester,
         chat=chat,

@@ -10,7 +10,7 @@ import aiohttp
 from adapters.slack.admins import AdminCheck
 from adapters.slack.blocks import Block, generation_modal
 from adapters.slack.convert import build_request
-from adapters.slack.parsing import CommandOptions
+from adapters.slack.parsing import CommandOptions, parse_command
 from bot.config import Settings
 from bot.models import ChatRef, GenerationRequest, ImageInput, Requester
 from bot.service import VideoService
@@ -30,6 +30,10 @@ class SlackDeps:
     token: str
     admins: AdminCheck
 
+    def parse(self, text: str) -> CommandOptions:
+        """``/sora`` text, with the flags the configured providers offer."""
+        return parse_command(text, self.service.offer)
+
     def request(
         self,
         options: CommandOptions,
@@ -37,11 +41,11 @@ class SlackDeps:
         chat: ChatRef,
         image: ImageInput | None = None,
     ) -> GenerationRequest:
-        """``build_request`` with the operator's model table and default model."""
+        """``build_request`` with what the providers offer and the default model."""
         return build_request(
             options,
-            models=self.settings.sora_models,
-            default_model=self.settings.sora_model,
+            offer=self.service.offer,
+            default_model=self.service.default_model,
             requester=requester,
             chat=chat,
             image=image,
@@ -54,11 +58,11 @@ class SlackDeps:
         prompt: str = "",
         image_name: str | None = None,
     ) -> Block:
-        """The ``/sora`` form offering the operator's models."""
+        """The ``/sora`` form offering what the configured providers can do."""
         return generation_modal(
             metadata,
-            self.settings.sora_models,
-            self.settings.sora_model,
+            self.service.offer,
+            self.service.default_model,
             prompt=prompt,
             image_name=image_name,
         )

@@ -1,8 +1,9 @@
 """Pure parsing of ``/sora`` and ``/sora-admin`` text into options.
 
 Slash commands carry only text, so options ride along as flags after (or among) the
-words of the prompt. Whether a combination is allowed (``--25s`` without ``--pro``)
-is the core's call; this module only knows the syntax.
+words of the prompt. Only flags the configured providers offer (``Offer``) are
+accepted; whether a combination is allowed (``--25s`` without ``--pro``) is the
+core's call.
 """
 
 from __future__ import annotations
@@ -10,16 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.capabilities import Offer, either
 from bot.errors import UserInputError
 from bot.governance import Limit
 from bot.models import Orientation
-
-USAGE = (
-    "Usage: `/sora <prompt> [--pro] [--portrait] [--10s|--15s|--25s] [--hd] "
-    "[--private]`\n"
-    "e.g. `/sora a corgi surfing at sunset --pro --15s`. "
-    "Type just `/sora` to open a form where you can also attach a reference image."
-)
 
 ADMIN_USAGE = (
     "Usage: `/sora-admin private on|off [#channel]` turns private mode on or off "
@@ -61,10 +56,46 @@ class CommandOptions:
     seconds: int | None = None
     hd: bool = False
     private: bool = False
+    style: str | None = None
 
 
-def parse_command(text: str) -> CommandOptions:
-    """Split flags from the prompt. Raises ``CommandSyntaxError`` for unknown flags."""
+def usage(offer: Offer) -> str:
+    """The ``/sora`` syntax with only the flags this bot's providers offer."""
+    pro = offer.pro_model() is not None
+    flags = ["[--pro]"] if pro else []
+    flags.append("[--portrait]")
+    flags.append("[" + "|".join(f"--{s}s" for s in offer.seconds) + "]")
+    if offer.hd:
+        flags.append("[--hd]")
+    if offer.private:
+        flags.append("[--private]")
+    example = "a corgi surfing at sunset" + (" --pro" if pro else "")
+    example += f" --{offer.seconds[-1]}s"
+    return (
+        f"Usage: `/sora <prompt> {' '.join(flags)}`\n"
+        f"e.g. `/sora {example}`. "
+        "Type just `/sora` to open a form where you can also attach a reference image."
+    )
+
+
+def _unavailable(name: str, seconds: int | None, offer: Offer) -> str | None:
+    """Why a known flag is not offered here, or ``None`` when it is."""
+    if seconds is not None:
+        if seconds in offer.seconds:
+            return None
+        return f"videos here are {either(map(str, offer.seconds))} seconds long"
+    if name == "pro" and offer.pro_model() is None:
+        return "this bot offers no pro model"
+    if name == "hd" and not offer.hd:
+        return "this bot's video service does not make HD videos"
+    if name == "private" and not offer.private:
+        return "this bot's video service cannot keep videos unpublished"
+    return None
+
+
+def parse_command(text: str, offer: Offer) -> CommandOptions:
+    """Split flags from the prompt. Raises ``CommandSyntaxError`` for a flag that
+    is unknown or that no configured provider offers, with the syntax that works."""
     words: list[str] = []
     switches: set[str] = set()
     orientation = Orientation.LANDSCAPE
@@ -76,14 +107,23 @@ def parse_command(text: str) -> CommandOptions:
             continue
         name = match.group(1).lower()
         duration = _SECONDS.match(name)
-        if duration is not None:
-            seconds = int(duration.group(1))
-        elif name in ("pro", "hd", "private"):
-            switches.add(name)
-        elif name in ("portrait", "landscape"):
+        length = None if duration is None else int(duration.group(1))
+        if length is None and name not in ("pro", "hd", "private"):
+            if name not in ("portrait", "landscape"):
+                raise CommandSyntaxError(
+                    f"I don't know the option `{token}`.\n{usage(offer)}"
+                )
             orientation = Orientation(name)
+            continue
+        why = _unavailable(name, length, offer)
+        if why is not None:
+            raise CommandSyntaxError(
+                f"`{token}` is not available here: {why}.\n{usage(offer)}"
+            )
+        if length is not None:
+            seconds = length
         else:
-            raise CommandSyntaxError(f"I don't know the option `{token}`.\n{USAGE}")
+            switches.add(name)
     return CommandOptions(
         prompt=" ".join(words),
         pro="pro" in switches,

@@ -1,7 +1,8 @@
 """Provider dialects behind the one ``VideoProvider`` port, chosen by name.
 
-A new dialect is one new module with an ``HTTPProvider`` subclass plus one entry in
-``PROVIDERS``; nothing else in the bot branches on the dialect.
+A new dialect is one new module with an ``HTTPProvider`` subclass (its wire format
+and its ``CapabilityProfile``) plus one entry in ``PROVIDERS``; nothing else in the
+bot branches on the dialect.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from bot.providers.unified import UnifiedProvider
 from bot.providers.v2 import V2Provider
 from bot.providers.video_create import VideoCreateProvider
 
-__all__ = ["PROVIDERS", "FetchRules", "HTTPProvider", "make_provider"]
+__all__ = [
+    "PROVIDERS",
+    "FetchRules",
+    "HTTPProvider",
+    "dialect_profile",
+    "make_provider",
+]
 
 PROVIDERS: dict[str, type[HTTPProvider]] = {
     cls.dialect: cls
@@ -34,6 +41,22 @@ PROVIDERS: dict[str, type[HTTPProvider]] = {
 }
 
 
+def _dialect(dialect: str) -> type[HTTPProvider]:
+    cls = PROVIDERS.get(dialect)
+    if cls is None:
+        known = ", ".join(sorted(PROVIDERS))
+        raise ConfigError(
+            f"SORA_API_DIALECT={dialect!r} is not a dialect this bot speaks; "
+            f"use one of {known}."
+        )
+    return cls
+
+
+def dialect_profile(dialect: str) -> CapabilityProfile:
+    """What ``dialect``'s document allows. Raises ``ConfigError`` if unknown."""
+    return _dialect(dialect).profile
+
+
 def make_provider(
     dialect: str,
     *,
@@ -45,23 +68,19 @@ def make_provider(
     metrics: Metrics | None = None,
     profile: CapabilityProfile | None = None,
     create_timeout: float | None = None,
+    watermark: bool | None = None,
 ) -> VideoProvider:
     """The client for ``dialect`` (``SORA_API_DIALECT``) over the shared ``client``;
     ``fetch`` says how its video links are downloaded (size cap, resolver), and its
     requests are recorded as provider ``name`` in ``metrics``.
 
-    ``profile`` replaces the dialect's own (an operator's narrowed copy);
-    ``create_timeout`` bounds each create's wait for an answer.
-    Raises ``ConfigError`` naming the known dialects when ``dialect`` is not one.
+    ``profile`` is the dialect's narrowed for this provider (``narrowed``; default
+    the document's), ``watermark`` the operator's choice (``None``: the profile's
+    ``watermark_default``) and ``create_timeout`` bounds each create's wait for an
+    answer. Raises ``ConfigError`` naming the known dialects when ``dialect`` is
+    not one, or for a watermark it has no field for.
     """
-    cls = PROVIDERS.get(dialect)
-    if cls is None:
-        known = ", ".join(sorted(PROVIDERS))
-        raise ConfigError(
-            f"SORA_API_DIALECT={dialect!r} is not a dialect this bot speaks; "
-            f"use one of {known}."
-        )
-    return cls(
+    return _dialect(dialect)(
         base_url=base_url,
         api_key=api_key,
         client=client,
@@ -70,4 +89,5 @@ def make_provider(
         metrics=metrics,
         profile=profile,
         create_timeout=create_timeout,
+        watermark=watermark,
     )

@@ -1,4 +1,4 @@
-"""What every dialect shares: the HTTP view, output sizes and downloads by URL."""
+"""What every dialect shares: the HTTP view, its profile, and downloads by URL."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from bot.capabilities import CapabilityProfile
+from bot.capabilities import CapabilityProfile, ModelCapability
 from bot.errors import ConfigError, ProviderProtocolError
 from bot.metrics import Metrics
 from bot.models import GenerationRequest, TaskStatus, VideoResult
-from bot.ports import ProviderFeatures, Submission
-from bot.providers import sizes
+from bot.ports import Submission
 from bot.providers._http import DEFAULT_FETCH, FetchRules, ProviderHTTP, decode
 
 
@@ -31,11 +30,15 @@ class HTTPProvider(ABC):
 
     ``parse_created`` and ``parse_status`` are pure static functions so they can be
     fed hostile JSON in tests without a server.
+
+    The class's ``profile`` is what the dialect's document allows; an instance may
+    get a narrower one (``bot.capabilities.narrowed``: the operator's models) and
+    the operator's ``watermark`` choice (``None``: the profile's
+    ``watermark_default``).
     """
 
     dialect: str
     profile: CapabilityProfile
-    features: ProviderFeatures
 
     def __init__(
         self,
@@ -48,6 +51,7 @@ class HTTPProvider(ABC):
         metrics: Metrics | None = None,
         profile: CapabilityProfile | None = None,
         create_timeout: float | None = None,
+        watermark: bool | None = None,
     ) -> None:
         self.name = name
         self._http = ProviderHTTP(
@@ -61,16 +65,37 @@ class HTTPProvider(ABC):
             create_timeout=create_timeout,
         )
         if profile is not None:
-            # The operator's narrowed copy of the dialect's profile.
+            if profile.dialect != self.dialect:
+                raise ConfigError(
+                    f"A {profile.dialect} profile cannot describe the "
+                    f"{self.dialect} dialect."
+                )
             self.profile = profile
+        if watermark is not None and not self.profile.watermark:
+            raise ConfigError(
+                f"The {self.dialect} dialect has no watermark setting; "
+                "leave watermark unset for it."
+            )
+        self.watermark = (
+            self.profile.watermark_default if watermark is None else watermark
+        )
 
     @property
     def usable(self) -> bool:
         # One provider and no circuit breaker yet: usable unless unreachable.
         return self._http.meter.usable
 
+    def model(self, request: GenerationRequest) -> ModelCapability:
+        """The profile's entry for the request's model (validation checked it)."""
+        spec = self.profile.model(request.model)
+        if spec is None:
+            raise ConfigError(
+                f"The {self.dialect} video service has no model {request.model!r}."
+            )
+        return spec
+
     def output_size(self, request: GenerationRequest) -> tuple[int, int]:
-        return sizes.output_size(self.dialect, request)
+        return self.profile.output_size(request)
 
     @abstractmethod
     async def create(self, submission: Submission) -> str: ...
@@ -109,7 +134,7 @@ class HTTPProvider(ABC):
         return [image.url]
 
     def callback(self, submission: Submission) -> str | None:
-        return submission.callback_url if self.features.callbacks else None
+        return submission.callback_url if self.profile.callbacks else None
 
 
 def created_id(answer: object) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.capabilities import SORA_2, SORA_2_PRO, CapabilityProfile
+from bot.capabilities import HD_SIZE, SORA_2, SORA_2_PRO, CapabilityProfile
 from bot.models import TaskStatus, VideoResult
-from bot.ports import ProviderFeatures, Submission
+from bot.ports import Submission
 from bot.providers._base import HTTPProvider, path_id
 from bot.providers._http import FormParts
 from bot.providers._normalise import status_from_body
@@ -21,18 +21,16 @@ from bot.providers.sizes import size_text
 
 class OpenAIProvider(HTTPProvider):
     dialect = "openai"
-    # Document 003: HD through ``size`` (1792x1024 / 1024x1792); no private field.
+    # Document 003: HD through ``size`` (1792x1024 / 1024x1792); ``watermark``
+    # (example ``false``); no private field, no callback field; the image is the
+    # ``input_reference`` upload and must match the size.
     profile = CapabilityProfile(
         dialect="openai",
         models=(SORA_2, SORA_2_PRO.model_copy(update={"seconds": (10, 15)})),
+        hd_size=HD_SIZE,
         watermark=True,
+        watermark_default=False,
         image_transport="upload",
-        image_must_match_size=True,
-    )
-    features = ProviderFeatures(
-        image_transport="upload",
-        hd=True,  # through ``size``: 1792x1024 / 1024x1792
-        max_seconds=15,
         image_must_match_size=True,
     )
 
@@ -40,11 +38,11 @@ class OpenAIProvider(HTTPProvider):
         """The text fields, then the reference image as the ``input_reference`` file."""
         request = submission.request
         parts: FormParts = [
-            ("model", (None, request.model)),
+            ("model", (None, self.model(request).wire_name)),
             ("prompt", (None, request.prompt)),
             ("size", (None, size_text(self.output_size(request)))),
             ("seconds", (None, str(request.seconds))),
-            ("watermark", (None, "true" if request.watermark else "false")),
+            ("watermark", (None, "true" if self.watermark else "false")),
         ]
         if submission.image is not None:
             image = submission.image

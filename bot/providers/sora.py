@@ -1,8 +1,10 @@
 """The ``sora`` dialect: ``POST /sora/v1/videos`` with the raw Sora web-backend body.
 
 The body is sora.com's ``video_gen`` job: ``width``/``height`` from the orientation,
-``n_frames`` at 30 fps (the document's table: 150 = 5 s, 300 = 10 s), the reference
-image as an ``inpaint_items`` entry, ``operation: simple_compose``. Answers come in
+``n_frames`` at 30 fps (the document's table: 150 = 5 s, 300 = 10 s), ``model``
+(only ``turbo``), the reference image as an ``inpaint_items`` entry, ``operation:
+simple_compose``; a remix is ``operation: remix`` with ``sdedit`` naming the source
+generation (the upstream object's ``generations[0].id``). Answers come in
 new-api's ``{"code", "message", "data"}`` envelope: the task id on create, the task
 (``status``, ``progress`` "37%", ``fail_reason``, upstream object in ``data``) on
 ``GET /sora/v1/videos/{id}``. Where the MP4 sits inside the upstream object is not
@@ -14,13 +16,14 @@ they are, else searches it for the first ``http*.mp4`` link.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel
 
 from bot.capabilities import CapabilityProfile, ModelCapability
 from bot.errors import ProviderProtocolError
-from bot.models import TaskStatus
-from bot.ports import ProviderFeatures, Submission
+from bot.models import TaskStatus, VideoResult
+from bot.ports import Submission
 from bot.providers._base import HTTPProvider, created_id, path_id
 from bot.providers._errors import error_for
 from bot.providers._http import decode
@@ -36,6 +39,9 @@ from bot.providers._normalise import (
 )
 
 FRAMES_PER_SECOND = 30
+# sdedit's ``amount`` runs from 1 to 8 (document 001): how far the remix may move
+# from the source; the middle keeps the source recognisable yet follows the prompt.
+REMIX_AMOUNT = 4
 
 
 class Envelope(BaseModel):
@@ -57,20 +63,17 @@ class SoraProvider(HTTPProvider):
     dialect = "sora"
     # Document 001: ``n_frames`` 150 (5 s) or 300 (10 s), ``model`` only "turbo",
     # ``style`` only "natural", its own remix (``operation: remix`` + ``sdedit``).
+    # No HD, private or watermark field; 1280x720 and 720x1280 are in its size
+    # table; ``operation: storyboard`` exists; ``notify_hook`` (provider-apis.md).
     profile = CapabilityProfile(
         dialect="sora",
         models=(ModelCapability(name="turbo", seconds=(5, 10)),),
         styles=("natural",),
+        storyboard=True,
         remix=True,
         image_transport="url",
         image_must_match_size=True,
         callbacks=True,
-    )
-    features = ProviderFeatures(
-        image_transport="url",
-        callbacks=True,
-        styles=("natural",),
-        image_must_match_size=True,
     )
 
     def body(self, submission: Submission) -> dict[str, object]:
@@ -84,8 +87,17 @@ class SoraProvider(HTTPProvider):
             "n_frames": request.seconds * FRAMES_PER_SECOND,
             "n_variants": 1,
             "operation": "simple_compose",
+            "model": self.model(request).wire_name,
         }
-        if images := self.image_urls(submission):
+        if request.remix_of is not None:
+            # The source generation carries the picture; no image goes again.
+            body["operation"] = "remix"
+            body["sdedit"] = {
+                "amount": REMIX_AMOUNT,
+                "source_generation_id": request.remix_of,
+                "source_upload_media_id": None,
+            }
+        elif images := self.image_urls(submission):
             body["inpaint_items"] = [
                 {"type": "image", "url": url, "frame_index": 0} for url in images
             ]
@@ -133,9 +145,31 @@ class SoraProvider(HTTPProvider):
             or http_url(dig(upstream, "generations", 0, "encodings", "source", "path"))
             or find_mp4_url(upstream)
         )
-        return task_status(
+        status = task_status(
             parse_state(task.get("status")),
             progress=lookup_progress(task),
             url=url,
             failure_in=task,
         )
+        generation = _generation_id(task.get("data"))
+        if generation is None:
+            return status
+        return status.model_copy(update={"generation_id": generation})
+
+    async def download(
+        self, provider_task_id: str, status: TaskStatus, dest: Path
+    ) -> VideoResult:
+        """The video, remembering its generation id for a later remix."""
+        result = await super().download(provider_task_id, status, dest)
+        return result.model_copy(update={"generation_id": status.generation_id})
+
+
+def _generation_id(upstream: object) -> str | None:
+    """``generations[0].id`` of the upstream sora.com object, once it has one."""
+    if not isinstance(upstream, Mapping):
+        return None
+    generations = upstream.get("generations")
+    if not isinstance(generations, list) or not generations:
+        return None
+    first = generations[0]
+    return text(first.get("id")) if isinstance(first, Mapping) else None

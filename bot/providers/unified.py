@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bot.capabilities import SORA_2, SORA_2_PRO, CapabilityProfile
 from bot.models import TaskStatus
-from bot.ports import ProviderFeatures, Submission
+from bot.ports import Submission
 from bot.providers._base import HTTPProvider, path_id
 from bot.providers._normalise import status_from_body
 from bot.providers.sizes import ASPECT_RATIOS
@@ -19,32 +19,32 @@ from bot.providers.sizes import ASPECT_RATIOS
 
 class UnifiedProvider(HTTPProvider):
     dialect = "unified"
-    # Document 002: ``duration`` 10 or 15 only, no HD field, no private field;
-    # ``remove_watermark`` (dearer) is the operator's choice.
+    # Document 002: ``duration`` 10 or 15 only, no HD field, no private field, an
+    # HTTPS ``callback_url``. ``remove_watermark`` is "true" by the document's
+    # default at "higher pricing": the bot keeps the watermark (standard pricing)
+    # unless the operator chooses ``watermark: false``.
     profile = CapabilityProfile(
         dialect="unified",
-        models=(SORA_2, SORA_2_PRO.model_copy(update={"seconds": (10, 15)})),
+        models=(
+            SORA_2,
+            SORA_2_PRO.model_copy(update={"seconds": (10, 15), "hd_seconds": ()}),
+        ),
         watermark=True,
+        watermark_default=True,
         image_transport="url",
         callbacks=True,
         https_callbacks_only=True,
-    )
-    features = ProviderFeatures(
-        image_transport="url",
-        callbacks=True,
-        https_callbacks_only=True,
-        max_seconds=15,
     )
 
     def body(self, submission: Submission) -> dict[str, object]:
         request = submission.request
         body: dict[str, object] = {
-            "model": request.model,
+            "model": self.model(request).wire_name,
             "prompt": request.prompt,
             "aspect_ratio": ASPECT_RATIOS[request.orientation],
             "duration": request.seconds,
-            # EvoLink removes the watermark unless told otherwise (and bills more).
-            "remove_watermark": not request.watermark,
+            # Always sent: left out, EvoLink removes the watermark and bills more.
+            "remove_watermark": not self.watermark,
         }
         if images := self.image_urls(submission):
             body["image_urls"] = images

@@ -9,9 +9,9 @@ video at ``data.output``.
 
 from __future__ import annotations
 
-from bot.capabilities import SORA_2, SORA_2_PRO, CapabilityProfile
+from bot.capabilities import HD_SIZE, SORA_2, SORA_2_PRO, CapabilityProfile
 from bot.models import TaskStatus
-from bot.ports import ProviderFeatures, Submission
+from bot.ports import Submission
 from bot.providers._base import HTTPProvider, path_id
 from bot.providers._normalise import status_from_body
 from bot.providers.sizes import ASPECT_RATIOS
@@ -19,33 +19,30 @@ from bot.providers.sizes import ASPECT_RATIOS
 
 class V2Provider(HTTPProvider):
     dialect = "v2"
+    # Document 000: sora-2 10/15 s, sora-2-pro also 25 s and HD ("when set to 25,
+    # HD has no effect"); ``private``; ``watermark`` "Default: false";
+    # ``notify_hook``; "Inpaint image must match the requested width and height".
     profile = CapabilityProfile(
         dialect="v2",
         models=(SORA_2, SORA_2_PRO),
+        hd_size=HD_SIZE,
         private=True,
         watermark=True,
+        watermark_default=False,
         image_transport="url",
         image_must_match_size=True,
         callbacks=True,
-    )
-    features = ProviderFeatures(
-        image_transport="url",
-        callbacks=True,
-        private=True,
-        hd=True,
-        max_seconds=25,
-        image_must_match_size=True,
     )
 
     def body(self, submission: Submission) -> dict[str, object]:
         request = submission.request
         body: dict[str, object] = {
             "prompt": request.prompt,
-            "model": request.model,
+            "model": self.model(request).wire_name,
             "aspect_ratio": ASPECT_RATIOS[request.orientation],
-            "hd": request.hd,
+            "hd": self.profile.hd_applies(request),
             "duration": str(request.seconds),
-            "watermark": request.watermark,
+            "watermark": self.watermark,
             "private": request.private,
         }
         if images := self.image_urls(submission):

@@ -10,9 +10,9 @@ takes the id URL-encoded and answers ``status``, ``progress`` ("0" or an int; el
 
 from __future__ import annotations
 
-from bot.capabilities import SORA_2, SORA_2_PRO, CapabilityProfile
+from bot.capabilities import HD_SIZE, SORA_2, SORA_2_PRO, CapabilityProfile
 from bot.models import TaskStatus
-from bot.ports import ProviderFeatures, Submission
+from bot.ports import Submission
 from bot.providers._base import HTTPProvider
 from bot.providers._normalise import status_from_body
 
@@ -21,34 +21,31 @@ STYLES = ("thanksgiving", "comic", "news", "selfie", "nostalgic", "anime")
 
 class VideoCreateProvider(HTTPProvider):
     dialect = "video-create"
-    # Document 004: HD as ``size: large``; styles; storyboard; private.
+    # Document 004: ``duration`` 10/15/25 ("sora-2-pro supports longer
+    # durations"), HD as ``size: large``, ``private``, ``watermark`` ("The default
+    # is true"), styles, storyboard; no callback field.
     profile = CapabilityProfile(
         dialect="video-create",
         models=(SORA_2, SORA_2_PRO),
+        hd_size=HD_SIZE,
         private=True,
         watermark=True,
+        watermark_default=True,
         styles=STYLES,
         storyboard=True,
         image_transport="url",
-    )
-    features = ProviderFeatures(
-        image_transport="url",
-        private=True,
-        hd=True,  # through ``size: large``
-        max_seconds=25,
-        styles=STYLES,
     )
 
     def body(self, submission: Submission) -> dict[str, object]:
         request = submission.request
         body: dict[str, object] = {
             "images": self.image_urls(submission),
-            "model": request.model,
+            "model": self.model(request).wire_name,
             "orientation": request.orientation.value,
             "prompt": request.prompt,
-            "size": "large" if request.hd else "small",
+            "size": "large" if self.profile.hd_applies(request) else "small",
             "duration": request.seconds,
-            "watermark": request.watermark,
+            "watermark": self.watermark,
             "private": request.private,
             "storyboard": False,
         }

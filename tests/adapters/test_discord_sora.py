@@ -221,6 +221,7 @@ async def test_cut_off_image_gets_a_private_error_before_any_status_or_create(
 async def test_prompt_the_core_refuses_gets_a_private_error(
     fake: FakeDiscord, env, simulator
 ):
+    env = {**env, "SORA_API_DIALECT": "v2"}
     async with running_bot(bot_settings(env), fake):
         inter = await fake.send_slash(
             "sora", {"prompt": "a long one", "model": "sora-2", "duration": 25}

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from adapters.slack.blocks import CANCEL_ACTION, REMIX_ACTION, RETRY_ACTION
+from adapters.slack.blocks import CANCEL_ACTION, RETRY_ACTION
 from adapters.slack.convert import slack_chat
 from bot.models import ChatRef
 from bot.rendering import PRIVATE_MODE_NOTE
@@ -35,6 +35,7 @@ from tests.fakes.slack_bot import (
     headline,
     running_bot,
     status_messages,
+    wait_for_responses,
 )
 from tests.fakes.slack_payloads import (
     CHANNEL,
@@ -133,24 +134,17 @@ async def test_unknown_flag_answers_with_the_syntax_and_starts_nothing(bot: Bot)
 
 
 async def test_rule_broken_after_parsing_is_answered_privately(bot: Bot):
-    await bot.delivery.command(slash_command(bot.fake, "a corgi --25s"))
+    await bot.delivery.command(slash_command(bot.fake, "a corgi --hd"))
 
     [answer] = await _responses(bot)
     assert answer["response_type"] == "ephemeral"
-    assert "25-second videos need sora-2-pro" in answer["text"]
+    assert "HD videos need sora-2-pro" in answer["text"]
     assert bot.fake.calls_of("chat.postMessage") == []
     assert bot.simulator.requests == []
 
 
 async def _responses(bot: Bot, count: int = 1) -> list[dict]:
-    async def answered() -> list[dict]:
-        while True:
-            found = bot.fake.responses_sent()
-            if len(found) >= count:
-                return found
-            await asyncio.sleep(0.02)
-
-    return await asyncio.wait_for(answered(), 10)
+    return await wait_for_responses(bot.fake, count)
 
 
 async def test_form_with_a_reference_image_sends_it_to_the_provider(bot: Bot):
@@ -259,20 +253,22 @@ async def test_non_admin_cannot_turn_on_private_mode(bot: Bot):
     assert not await bot.runtime.service.private_mode(_chat(bot))
 
 
-async def test_workspace_admin_turns_on_private_mode_and_status_says_so(bot: Bot):
+async def test_admin_is_told_private_mode_is_not_available_on_openai(bot: Bot):
     bot.fake.add_user("U0BOSS", admin=True)
 
     await bot.delivery.command(
         slash_command(bot.fake, "private on", command="/sora-admin", user_id="U0BOSS")
     )
     [answer] = await _responses(bot)
-    await bot.delivery.command(slash_command(bot.fake, "a private corgi"))
+    await bot.delivery.command(slash_command(bot.fake, "a corgi"))
 
-    assert "Private mode in this workspace is now on" in answer["text"]
+    assert "Private mode stays off" in answer["text"]
+    assert "cannot keep videos unpublished" in answer["text"]
+    assert not await bot.runtime.service.private_mode(_chat(bot))
     await finished(bot)
     [status] = status_messages(bot.fake, CHANNEL)
-    assert PRIVATE_MODE_NOTE in str(status.blocks)
-    assert REMIX_ACTION not in buttons(status.blocks)
+    assert PRIVATE_MODE_NOTE not in str(status.blocks)
+    assert "private" not in bot.simulator.requests[0].body
 
 
 async def test_listed_user_sets_the_limit_for_the_workspace(bot: Bot):

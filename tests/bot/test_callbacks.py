@@ -438,9 +438,10 @@ async def _until(condition) -> None:
             await asyncio.sleep(0.02)
 
 
-def _ask() -> GenerationRequest:
+def _ask(model: str = "sora-2") -> GenerationRequest:
     return GenerationRequest(
         prompt="a cat surfing",
+        model=model,
         requester=Requester(user_id="u1"),
         chat=ChatRef(platform=Platform.CLI),
     )
@@ -454,7 +455,8 @@ async def test_a_relay_callback_reaches_the_tracker(bot, dialect):
             dialect, base_url=sim.base_url, api_key=None, client=http
         )
         callback_url = f"{bot.url}/callbacks/{task.callback_token}"
-        await provider.create(Submission(request=_ask(), callback_url=callback_url))
+        ask = _ask(provider.profile.models[0].name)
+        await provider.create(Submission(request=ask, callback_url=callback_url))
 
         await _until(lambda: sim.callbacks_sent)
 

@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from PIL import Image, ImageDraw
 
+from bot.capabilities import SORA_2, CapabilityProfile
 from bot.errors import ConfigError, ProviderRejected, UserInputError
 from bot.imaging import check_image_reachable, fit_image, prepare_image
 from bot.media import MediaHost
@@ -27,7 +28,7 @@ from bot.models import (
     Platform,
     Requester,
 )
-from bot.ports import PreparedImage, ProviderFeatures, Submission
+from bot.ports import PreparedImage, Submission
 from bot.providers import make_provider
 from bot.simulator import Simulator
 from bot.web import HttpServer, build_app
@@ -218,22 +219,22 @@ def test_decompression_bombs_are_refused_before_decoding(size):
 
 @dataclass
 class StubProvider:
-    """A value object with the two things imaging asks a provider: no network."""
+    """A value object with what imaging asks a provider (its profile): no network."""
 
-    features: ProviderFeatures
+    profile: CapabilityProfile
     dialect: str = "stub"
 
-    def output_size(self, request: GenerationRequest) -> tuple[int, int]:
-        return PORTRAIT if request.orientation is Orientation.PORTRAIT else LANDSCAPE
+
+def stub(**capabilities: object) -> StubProvider:
+    profile = CapabilityProfile.model_validate(
+        {"dialect": "stub", "models": (SORA_2,), "size": LANDSCAPE, **capabilities}
+    )
+    return StubProvider(profile)
 
 
-UPLOAD_FITTED = StubProvider(
-    ProviderFeatures(image_transport="upload", image_must_match_size=True)
-)
-URL_FITTED = StubProvider(
-    ProviderFeatures(image_transport="url", image_must_match_size=True)
-)
-URL_ANY_SIZE = StubProvider(ProviderFeatures(image_transport="url"))
+UPLOAD_FITTED = stub(image_transport="upload", image_must_match_size=True)
+URL_FITTED = stub(image_transport="url", image_must_match_size=True)
+URL_ANY_SIZE = stub(image_transport="url")
 
 
 def request(image: ImageInput, orientation=Orientation.PORTRAIT) -> GenerationRequest:
@@ -402,14 +403,17 @@ async def test_url_dialects_fetch_the_prepared_image_from_the_bot(
     sim, http = simulator
     provider = make_provider(dialect, base_url=sim.base_url, api_key=None, client=http)
     image = image_input(pattern())  # private, as a Slack file is
-    ask = request(image)
+    model = provider.profile.models[0]
+    ask = request(image).model_copy(
+        update={"model": model.name, "seconds": model.seconds[-1]}
+    )
 
     prepared = await prepare_image(image, ask, provider, media_server)
     await provider.create(Submission(request=ask, image=prepared))
 
     [fetched] = sim.requests[-1].fetched.values()
     assert fetched.sha256 == hashlib.sha256(prepared.data).hexdigest()
-    if provider.features.image_must_match_size:
+    if provider.profile.image_must_match_size:
         assert (fetched.width, fetched.height) == PORTRAIT
 
 
@@ -441,5 +445,7 @@ async def test_without_fitting_the_relay_would_refuse_the_image(
         url=media_server.publish(image.data, "image/png"),
     )
 
+    ask = request(image).model_copy(update={"model": "turbo"})
+
     with pytest.raises(ProviderRejected, match="must match"):
-        await provider.create(Submission(request=request(image), image=unfitted))
+        await provider.create(Submission(request=ask, image=unfitted))

@@ -6,14 +6,18 @@ from datetime import timedelta
 
 import pytest
 
-from bot.models import Failure, FailureKind, Progress, TaskState
+from bot.models import Failure, FailureKind, Progress, TaskState, VideoResult
 from bot.rendering import (
     PRIVATE_MODE_NOTE,
+    PROVIDER_REMIX,
+    SAME_SETTINGS,
     failure_text,
     format_elapsed,
     outcome_label,
     oversized_video_text,
+    private_note,
     progress_bar,
+    remix_label,
     settings_summary,
     state_label,
     status_line,
@@ -23,16 +27,51 @@ from tests.fakes.tasks import make_image, make_request, make_task
 
 def test_settings_summary_lists_the_choices() -> None:
     request = make_request(model="sora-2-pro", hd=True, private=True)
+    task = make_task(request, dialect="v2")
 
-    assert settings_summary(request) == "sora-2-pro · 10 s · landscape · HD · private"
+    assert settings_summary(task) == "sora-2-pro · 10 s · landscape · HD · private"
+    assert private_note(task) == PRIVATE_MODE_NOTE
 
 
 def test_settings_summary_mentions_style_and_image_and_omits_defaults() -> None:
     request = make_request(seconds=15, style="anime", image=make_image())
 
-    assert settings_summary(request) == (
+    assert settings_summary(make_task(request, dialect="video-create")) == (
         "sora-2 · 15 s · landscape · anime · reference image"
     )
+
+
+@pytest.mark.parametrize("dialect", ["openai", "unified", "sora"])
+def test_the_status_never_claims_private_where_the_dialect_has_no_private_field(
+    dialect,
+) -> None:
+    task = make_task(make_request(private=True), dialect=dialect)
+
+    assert "private" not in settings_summary(task)
+    assert private_note(task) is None
+
+
+def test_hd_is_not_shown_where_it_has_no_effect() -> None:
+    at_25 = make_request(model="sora-2-pro", seconds=25, hd=True)
+    on_unified = make_request(model="sora-2-pro", hd=True)
+
+    assert "HD" not in settings_summary(make_task(at_25, dialect="v2"))
+    assert "HD" not in settings_summary(make_task(on_unified, dialect="unified"))
+
+
+def test_remix_is_the_providers_only_for_a_finished_video_it_can_remix() -> None:
+    video = VideoResult(path="v.mp4", size_bytes=1, generation_id="gen_1")
+    finished = make_task(make_request(model="turbo"), dialect="sora", result=video)
+    elsewhere = make_task(make_request(), dialect="v2", result=video)
+    unknown_generation = make_task(
+        make_request(model="turbo"),
+        dialect="sora",
+        result=video.model_copy(update={"generation_id": None}),
+    )
+
+    assert remix_label(finished) == PROVIDER_REMIX
+    assert remix_label(elsewhere) == SAME_SETTINGS
+    assert remix_label(unknown_generation) == SAME_SETTINGS
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,9 @@ BOB = Requester(user_id="bob", display_name="Bob")
     [
         ({"prompt": "  "}, "The prompt is empty"),
         ({"prompt": "x" * 1001}, "the limit is 1000"),
-        ({"seconds": 25}, "25-second videos need sora-2-pro"),
+        ({"seconds": 25}, "sora-2 makes 10 or 15-second videos, not 25"),
         ({"hd": True}, "HD videos need sora-2-pro"),
+        ({"private": True}, "cannot keep videos unpublished"),
         ({"model": "sora-9"}, "Unknown model"),
         ({"image": make_image(data=b"not an image")}, "is not a JPEG, PNG or WebP"),
     ],
@@ -69,6 +70,21 @@ async def test_private_mode_sends_private_true_to_provider(
 
     assert creates(simulator)[0].body["private"] is True
     assert (await runtime.store.get(task.id)).request.private is True
+
+
+@pytest.mark.parametrize("dialect", ["openai", "unified", "sora"])
+async def test_private_mode_is_refused_where_the_provider_has_no_private_field(
+    make_runtime, simulator, dialect
+) -> None:
+    runtime = await make_runtime(SORA_API_DIALECT=dialect)
+
+    with pytest.raises(UserInputError) as refused:
+        await runtime.service.set_private_mode(WORKSPACE, True)
+
+    message = refused.value.user_message
+    assert "cannot keep videos unpublished" in message
+    assert "hides nothing in this chat" in message
+    assert await runtime.service.private_mode(make_request().chat) is False
 
 
 async def test_channel_setting_overrides_workspace_private_mode(
@@ -216,12 +232,40 @@ async def test_remix_keeps_image_and_settings_with_a_new_prompt(
     assert creates(simulator)[-1].multipart  # the image travelled again
 
 
-async def test_private_video_cannot_be_remixed(make_runtime) -> None:
-    runtime = await make_runtime(start=False)
+async def test_remix_of_a_private_video_is_a_new_private_video_where_no_provider_remix(
+    make_runtime, simulator
+) -> None:
+    runtime = await make_runtime(SORA_API_DIALECT="v2")
     original = await runtime.service.submit(make_request(private=True))
+    await settled(runtime, original.id)
 
-    with pytest.raises(UserInputError, match="cannot be remixed"):
-        await runtime.service.remix(original.id, "again", ANN)
+    remixed = await runtime.service.remix(original.id, "again", ANN)
+    await settled(runtime, remixed.id)
+
+    assert remixed.request.remix_of is None
+    assert [c.body["private"] for c in creates(simulator)] == [True, True]
+    assert creates(simulator)[-1].body["prompt"] == "again"
+
+
+async def test_remix_on_sora_is_the_providers_remix_of_the_finished_video(
+    make_runtime, simulator
+) -> None:
+    runtime = await make_runtime(SORA_API_DIALECT="sora")
+    original = await runtime.service.submit(make_request(model="turbo", seconds=5))
+    done = await settled(runtime, original.id)
+
+    remixed = await runtime.service.remix(original.id, "now at night", BOB)
+    await settled(runtime, remixed.id)
+
+    assert done.result is not None
+    assert done.result.generation_id
+    remix = creates(simulator)[-1]
+    assert remix.body["operation"] == "remix"
+    assert remix.body["sdedit"]["source_generation_id"] == done.result.generation_id
+    assert remix.body["prompt"] == "now at night"
+    assert (await runtime.store.get(remixed.id)).request.remix_of == (
+        done.result.generation_id
+    )
 
 
 async def test_remix_prompt_is_validated(make_runtime) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import DEFAULT_MODELS, ModelSpec
+from bot.capabilities import HD_SIZE, SORA_2, SORA_2_PRO, CapabilityProfile
 from bot.errors import UserInputError
-from bot.ports import ProviderFeatures
 from bot.validation import (
     MAX_IMAGE_BYTES,
     sniff_image_type,
@@ -15,8 +14,15 @@ from bot.validation import (
 )
 from tests.fakes.tasks import make_image, make_request, png_bytes
 
-FEATURES = ProviderFeatures(
-    image_transport="upload", hd=True, max_seconds=25, styles=("anime", "comic")
+PROFILE = CapabilityProfile(
+    dialect="test",
+    models=(SORA_2, SORA_2_PRO),
+    hd_size=HD_SIZE,
+    styles=("anime", "comic"),
+)
+# A second provider in priority order: 5-second videos, no HD, no styles.
+SHORT = CapabilityProfile(
+    dialect="short", models=(SORA_2.model_copy(update={"seconds": (5, 10)}),)
 )
 WEBP = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
@@ -24,7 +30,7 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
 
 def reject(message: str, **fields: object) -> None:
     with pytest.raises(UserInputError, match=message):
-        validate_request(make_request(**fields), DEFAULT_MODELS, FEATURES)
+        validate_request(make_request(**fields), [PROFILE])
 
 
 @pytest.mark.parametrize(
@@ -35,13 +41,12 @@ def reject(message: str, **fields: object) -> None:
         ("sora-2-pro", 10, True),
         ("sora-2-pro", 15, True),
         ("sora-2-pro", 25, False),
-        ("sora-2-pro", 25, True),  # accepted; HD simply has no effect at 25 s
     ],
 )
 def test_valid_combinations_pass(model: str, seconds: int, hd: bool) -> None:
     request = make_request(model=model, seconds=seconds, hd=hd, style="anime")
 
-    validate_request(request, DEFAULT_MODELS, FEATURES)
+    validate_request(request, [PROFILE])
 
 
 @pytest.mark.parametrize("prompt", ["", "   ", "\n\t"])
@@ -50,15 +55,13 @@ def test_empty_prompt_is_refused(prompt: str) -> None:
 
 
 def test_prompt_of_1000_characters_passes_and_1001_does_not() -> None:
-    validate_request(make_request("x" * 1000), DEFAULT_MODELS, FEATURES)
+    validate_request(make_request("x" * 1000), [PROFILE])
 
     reject("1001 characters; the limit is 1000", prompt="x" * 1001)
 
 
 def test_unknown_model_lists_the_known_ones() -> None:
-    reject(
-        "Unknown model `sora-3`. Choose one of `sora-2`, `sora-2-pro`", model="sora-3"
-    )
+    reject(r"Unknown model `sora-3`\. Choose sora-2 or sora-2-pro\.", model="sora-3")
 
 
 def test_25_seconds_needs_sora_2_pro() -> None:
@@ -73,41 +76,45 @@ def test_hd_needs_sora_2_pro() -> None:
     reject("HD videos need sora-2-pro", hd=True)
 
 
-def test_renamed_models_come_from_configuration() -> None:
-    models = (ModelSpec(name="relay-fast", seconds=(5,)),)
-
-    validate_request(make_request(model="relay-fast", seconds=5), models)
-    with pytest.raises(UserInputError, match="Unknown model `sora-2`"):
-        validate_request(make_request(), models)
-
-
-def test_dialect_without_hd_refuses_hd() -> None:
-    features = FEATURES.model_copy(update={"hd": False})
-
-    with pytest.raises(UserInputError, match="does not offer HD"):
-        validate_request(
-            make_request(model="sora-2-pro", hd=True), DEFAULT_MODELS, features
-        )
+def test_hd_at_25_seconds_is_refused_as_having_no_effect() -> None:
+    reject(
+        r"HD has no effect at 25 s with sora-2-pro; it works at 10 or 15 s\.",
+        model="sora-2-pro",
+        seconds=25,
+        hd=True,
+    )
 
 
-def test_dialect_max_seconds_is_enforced() -> None:
-    features = FEATURES.model_copy(update={"max_seconds": 15})
-
-    with pytest.raises(UserInputError, match="at most 15 seconds"):
-        validate_request(
-            make_request(model="sora-2-pro", seconds=25), DEFAULT_MODELS, features
-        )
+def test_a_profile_without_hd_refuses_hd() -> None:
+    with pytest.raises(UserInputError, match="does not make HD videos"):
+        validate_request(make_request(hd=True), [SHORT])
 
 
 def test_unknown_style_lists_the_styles() -> None:
-    reject("Unknown style `noir`. Choose one of `anime`, `comic`", style="noir")
+    reject(r"Unknown style `noir`\. Choose `anime` or `comic`\.", style="noir")
 
 
-def test_dialect_without_styles_refuses_a_style() -> None:
-    features = FEATURES.model_copy(update={"styles": ()})
+def test_a_profile_without_styles_refuses_a_style() -> None:
+    with pytest.raises(UserInputError, match="has no styles"):
+        validate_request(make_request(style="anime"), [SHORT])
 
-    with pytest.raises(UserInputError, match="does not offer styles"):
-        validate_request(make_request(style="anime"), DEFAULT_MODELS, features)
+
+def test_a_profile_without_private_refuses_a_private_request() -> None:
+    reject("cannot keep videos unpublished", private=True)
+
+
+def test_a_request_one_of_several_providers_can_make_passes() -> None:
+    validate_request(make_request(seconds=5), [PROFILE, SHORT])
+    validate_request(make_request(style="anime"), [SHORT, PROFILE])
+
+
+def test_when_no_provider_can_the_first_ones_reason_is_given() -> None:
+    request = make_request(seconds=25, model="sora-2")
+
+    with pytest.raises(UserInputError, match="25-second videos need sora-2-pro"):
+        validate_request(request, [PROFILE, SHORT])
+    with pytest.raises(UserInputError, match="sora-2 makes 5 or 10-second videos"):
+        validate_request(request, [SHORT, PROFILE])
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,21 @@ def buttons(blocks: list[dict[str, Any]]) -> dict[str, str]:
     }
 
 
+async def wait_for_responses(
+    fake: FakeSlack, count: int = 1, within: float = 10.0
+) -> list[dict[str, Any]]:
+    """The messages sent to ``response_url``s, once there are ``count``."""
+
+    async def answered() -> list[dict[str, Any]]:
+        while True:
+            found = fake.responses_sent()
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(answered(), within)
+
+
 async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
     """Wait until ``check()`` holds; fail the test after ``within`` seconds."""
     deadline = time.monotonic() + within

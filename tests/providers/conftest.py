@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -34,9 +35,17 @@ async def sim() -> AsyncIterator[Simulator]:
 
 
 def provider_for(
-    dialect: str, sim: Simulator, client: httpx.AsyncClient, key: str = SIM_KEY
+    dialect: str,
+    sim: Simulator,
+    client: httpx.AsyncClient,
+    key: str = SIM_KEY,
+    **options: Any,
 ) -> VideoProvider:
-    return make_provider(dialect, base_url=sim.base_url, api_key=key, client=client)
+    """The dialect's client at ``sim``; ``options`` are ``make_provider``'s
+    ``profile`` and ``watermark``."""
+    return make_provider(
+        dialect, base_url=sim.base_url, api_key=key, client=client, **options
+    )
 
 
 async def run_to_end(provider: VideoProvider, task_id: str) -> list[TaskStatus]:

@@ -28,6 +28,10 @@ DIALECTS = sorted(PROVIDERS)
 
 
 async def create(provider: VideoProvider, **fields: object) -> str:
+    """A create of the provider's first model at its shortest length, unless
+    ``fields`` say otherwise."""
+    model = provider.profile.models[0]
+    fields = {"model": model.name, "seconds": model.seconds[0], **fields}
     return await provider.create(Submission(request=make_request(**fields)))
 
 

@@ -46,7 +46,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         async with reporting(via_response_url(respond)):
             task = await deps.service.get_task(str(action["value"]))
             metadata = {"task": task.id, "channel": task.chat.channel_id}
-            view = remix_modal(metadata, task.request.prompt)
+            view = remix_modal(metadata, task)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     async def cancel(

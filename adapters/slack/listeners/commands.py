@@ -29,14 +29,13 @@ from adapters.slack.parsing import (
     TimezoneCommand,
     WordsCommand,
     parse_admin,
-    parse_command,
 )
 from adapters.slack.replies import Tell, reporting, via_response_url
 from adapters.slack.surface import ADMIN_COMMAND, SORA_COMMAND
 from bot.errors import PermissionDenied
 from bot.models import Platform, Requester
 from bot.ports import Scope
-from bot.rendering import PRIVATE_MODE_NOTE
+from bot.rendering import PRIVATE_MODE_EXPLAINED
 
 T = TypeVar("T")
 
@@ -73,7 +72,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        options = await _ack_parsed(ack, parse_command, command)
+        options = await _ack_parsed(ack, deps.parse, command)
         if options is None:
             return
         tell = via_response_url(respond)
@@ -113,7 +112,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                     f"<#{action.channel_id}>" if action.channel_id else "this workspace"
                 )
                 state = "on" if action.enabled else "off"
-                note = f" {PRIVATE_MODE_NOTE}" if action.enabled else ""
+                note = f" {PRIVATE_MODE_EXPLAINED}" if action.enabled else ""
                 await tell(f"Private mode in {where} is now {state}.{note}")
             elif isinstance(action, LimitCommand):
                 await deps.service.set_user_limit(Platform.SLACK, team, action.limit)
@@ -173,5 +172,5 @@ async def _show_settings(deps: SlackDeps, team: str, channel: str, tell: Tell) -
         f"Videos in progress per person: at most {limit}.",
     ]
     if private:
-        lines.append(PRIVATE_MODE_NOTE)
+        lines.append(deps.service.private_mode_note())
     await tell("\n".join(lines))
