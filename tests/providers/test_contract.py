@@ -158,18 +158,7 @@ async def test_text_to_video_sends_the_documented_body_and_delivers_the_mp4(
     assert video.content_type == "video/mp4"
 
 
-# The bot still offers 15 s on ``sora``; document 001 knows only 150 and 300 frames.
-SORA_15_SECONDS = pytest.mark.xfail(
-    reason="bot sends n_frames 450 (15 s) which document 001 (sora) refuses; "
-    "fixed by capability profiles",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "dialect",
-    [pytest.param(d, marks=SORA_15_SECONDS) if d == "sora" else d for d in DIALECTS],
-)
+@pytest.mark.parametrize("dialect", DIALECTS)
 async def test_image_to_video_sends_the_image_the_dialect_way(
     dialect, sim, client, images, tmp_path
 ):
