@@ -228,7 +228,7 @@ async def test_a_cancelled_status_keeps_the_prompt_escaped(bot: Bot):
 async def test_refusals_that_quote_the_input_are_escaped(bot: Bot):
     not_a_channel = await bot.command("private on <!here>", command="/sora-admin")
     unknown_flag = await bot.command(f"{PROMPT} --flag <!here>")
-    await bot.command(f"{PROMPT} --25s")
+    await bot.command(f"{PROMPT} --hd")
     mention = app_mention(bot.fake, f"<@UBOT> {HOSTILE}")
     await bot.delivery.event(mention)
     [usage] = await bot.fake.wait_for("chat.postMessage")
@@ -240,7 +240,7 @@ async def test_refusals_that_quote_the_input_are_escaped(bot: Bot):
     assert "/sora &lt;prompt&gt;" in unknown_flag.body["text"]
     assert "/sora &lt;prompt&gt;" in usage.args["text"]
     [refusal] = bot.fake.responses_sent()
-    assert "25-second videos need sora-2-pro" in refusal["text"]
+    assert "HD videos need sora-2-pro" in refusal["text"]
     assert bot.simulator.requests == []
 
 

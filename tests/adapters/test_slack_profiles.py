@@ -140,7 +140,7 @@ async def test_a_flag_the_provider_cannot_do_gets_the_syntax_and_starts_nothing(
         await asyncio.sleep(0.3)
 
     assert f"`{flag}` is not available here" in ack.body["text"]
-    assert "/sora <prompt>" in ack.body["text"]
+    assert "/sora &lt;prompt&gt;" in ack.body["text"]
     assert bot.fake.calls_of("chat.postMessage") == []
     assert bot.simulator.requests == []
 
