@@ -46,7 +46,7 @@ async def _video_and_a_refusal(env: dict[str, str], fake: FakeSlack) -> None:
         await delivery.command(slash_command(fake, "a corgi surfing at sunset"))
         await fake.wait_for("files.completeUploadExternal", within=15)
         # A rule broken after parsing is answered on the command's response_url.
-        await delivery.command(slash_command(fake, "a corgi --25s"))
+        await delivery.command(slash_command(fake, "a corgi --hd"))
         await eventually(lambda: bool(fake.responses_sent()))
 
 

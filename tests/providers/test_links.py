@@ -251,7 +251,8 @@ async def test_simulator_downloads_still_work_through_the_pinned_transport(
     dialect, sim, pinned_client, tmp_path
 ):
     provider = provider_for(dialect, sim, pinned_client)
-    task_id = await provider.create(_submission())
+    model = provider.profile.models[0]
+    task_id = await provider.create(_submission(model.name, model.seconds[0]))
     done = (await run_to_end(provider, task_id))[-1]
 
     video = await provider.download(task_id, done, tmp_path / "v.mp4")
@@ -260,5 +261,5 @@ async def test_simulator_downloads_still_work_through_the_pinned_transport(
     assert video.size_bytes > 0
 
 
-def _submission() -> Submission:
-    return Submission(request=make_request())
+def _submission(model: str = "sora-2", seconds: int = 10) -> Submission:
+    return Submission(request=make_request(model=model, seconds=seconds))
