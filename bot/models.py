@@ -92,7 +92,9 @@ class GenerationRequest(BaseModel):
     """A platform-neutral ask for one video, as typed by a member.
 
     ``remix_of`` is the provider's generation id of a finished video when this is
-    the provider's own remix of it (only dialects whose profile has ``remix``).
+    the provider's own remix of it (only dialects whose profile has ``remix``);
+    ``remix_at`` names the provider that made that video, the only one that
+    knows the id.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -106,6 +108,7 @@ class GenerationRequest(BaseModel):
     private: bool = False
     image: ImageInput | None = None
     remix_of: str | None = None
+    remix_at: str | None = None
     requester: Requester
     chat: ChatRef
 

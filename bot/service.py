@@ -126,7 +126,7 @@ class VideoService:
         source = remix_source(original)
         if source is not None:
             # The source generation carries the picture.
-            update.update(remix_of=source, image=None)
+            update.update(remix_of=source, remix_at=original.provider, image=None)
         return await self._create(
             original.request.model_copy(update=update), parent=original
         )

@@ -225,8 +225,11 @@ class ProviderPool:
         before they are stored), every provider is tried in order and its own
         answer decides, as with a single provider. ``last`` goes to the end: a
         retry after a create whose outcome at that provider was unknown tries the
-        others first.
+        others first. A provider's own remix goes only to the provider that made
+        the source video.
         """
+        if request.remix_at is not None:
+            return [m for m in self.members if m.name == request.remix_at]
         able = [m for m in self.members if m.profile.refusal(request) is None]
         return sorted(able or self.members, key=lambda m: m.name == last)
 

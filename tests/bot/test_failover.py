@@ -314,3 +314,28 @@ async def test_readyz_stays_ready_while_another_provider_takes_the_jobs(
         >= 1
     )
     assert not runtime.pool.get("p1").usable
+
+
+async def test_a_providers_own_remix_goes_to_the_provider_that_made_the_video(
+    open_runtime: OpenRuntime, sims: list[Simulator]
+) -> None:
+    p1, p2 = sims
+    await p1.refuse_connections()
+    runtime = await open_runtime(SORA_PROVIDERS=providers_json(sims, dialect="sora"))
+    original = await settled(
+        runtime,
+        (await runtime.service.submit(make_request(model="turbo", seconds=5))).id,
+    )
+    assert original.provider == "p2"
+    await p1.accept_connections()
+
+    remix = await runtime.service.remix(
+        original.id, "now at night", original.request.requester
+    )
+    stored = await settled(runtime, remix.id)
+
+    # Only p2 knows the source generation: p1, first in line, gets nothing.
+    assert stored.failure is None
+    assert stored.provider == "p2"
+    assert creates(p1) == []
+    assert [c.body["operation"] for c in creates(p2)] == ["simple_compose", "remix"]
