@@ -29,6 +29,7 @@ from aiohttp import web
 
 from bot.callbacks import add_callback_routes
 from bot.capabilities import CapabilityProfile, narrowed
+from bot.chats import ChatRouter
 from bot.config import DEFAULT_PROVIDER, ProviderConfig, Settings
 from bot.errors import ConfigError, StoreUnavailable
 from bot.governance import Governor
@@ -45,7 +46,7 @@ from bot.readiness import Readiness
 from bot.service import VideoService
 from bot.simulator import Simulator
 from bot.store import SqliteTaskStore
-from bot.tracker import ChatRouter, Tracker
+from bot.tracker import Tracker
 from bot.video_links import VideoLinks
 from bot.web import HttpServer, build_app
 

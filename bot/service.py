@@ -14,6 +14,7 @@ import uuid
 from datetime import timedelta
 
 from bot.capabilities import CapabilityProfile, Offer, default_model, first_refusal
+from bot.chats import ChatRouter
 from bot.config import Settings
 from bot.errors import PermissionDenied, UserInputError
 from bot.governance import Governor
@@ -40,7 +41,7 @@ from bot.rendering import (
     PRIVATE_UNAVAILABLE,
     remix_source,
 )
-from bot.tracker import ChatRouter, Tracker
+from bot.tracker import Tracker
 from bot.validation import validate_request
 
 log = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.chats import ChatRouter
 from bot.config import DEFAULT_PROVIDER
 from bot.errors import (
     ConfigError,
@@ -41,12 +42,10 @@ from bot.governance import NoRefunds, Refunds
 from bot.logs import TASK_FIELDS, task_fields
 from bot.metrics import Metrics
 from bot.models import (
-    ChatRef,
     Failure,
     FailureKind,
     GenerationRequest,
     ImageInput,
-    Platform,
     Progress,
     ProviderState,
     Task,
@@ -55,8 +54,6 @@ from bot.models import (
     utcnow,
 )
 from bot.ports import (
-    ChatDirectory,
-    ChatThread,
     PreparedImage,
     Submission,
     TaskStore,
@@ -89,20 +86,6 @@ _NONE_TOOK = (
 
 class _Abandoned(Exception):
     """The task was cancelled while its create was being prepared: send nothing."""
-
-
-class ChatRouter:
-    """The registered ``ChatDirectory`` per platform, shared by service and tracker."""
-
-    def __init__(self) -> None:
-        self._directories: dict[Platform, ChatDirectory] = {}
-
-    def register(self, directory: ChatDirectory) -> None:
-        self._directories[directory.platform] = directory
-
-    def thread(self, chat: ChatRef) -> ChatThread | None:
-        directory = self._directories.get(chat.platform)
-        return None if directory is None else directory.thread(chat)
 
 
 async def upload_as_is(
