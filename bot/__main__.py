@@ -26,6 +26,7 @@ from bot.commands import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    export_audit,
     generate,
     list_providers,
     list_tasks,
@@ -161,6 +162,19 @@ def build_parser(offer: Offer | None = None) -> argparse.ArgumentParser:
             "do, circuit state) and check that it is reachable and takes its key."
         ),
     )
+    audit = commands.add_parser(
+        "audit",
+        help="export the audit log",
+        description="Every finished video, refused attempt, settings change and "
+        "takedown recorded in the database, oldest first.",
+    )
+    audit.add_argument(
+        "--server", metavar="ID", help="one Discord server or Slack workspace"
+    )
+    audit.add_argument(
+        "--since", metavar="DATE", help="from this date (UTC), e.g. 2026-12-01"
+    )
+    audit.add_argument("--format", choices=("csv", "json"), default="csv")
     return parser
 
 
@@ -263,6 +277,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _invite(settings)
         if args.command == "providers":
             return await list_providers(settings)
+        if args.command == "audit":
+            return await export_audit(settings, args.server, args.since, args.format)
         return await list_tasks(settings, args.limit)
     except Interrupted as exc:
         return 128 + exc.signum

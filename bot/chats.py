@@ -6,8 +6,12 @@ apart from both so neither has to import the other just to reach a chat.
 
 from __future__ import annotations
 
-from bot.models import ChatRef, Platform
+import logging
+
+from bot.models import ChatRef, Platform, Task
 from bot.ports import ChatDirectory, ChatThread
+
+log = logging.getLogger(__name__)
 
 
 class ChatRouter:
@@ -19,6 +23,20 @@ class ChatRouter:
     def register(self, directory: ChatDirectory) -> None:
         self._directories[directory.platform] = directory
 
+    def directory(self, platform: Platform) -> ChatDirectory | None:
+        return self._directories.get(platform)
+
     def thread(self, chat: ChatRef) -> ChatThread | None:
         directory = self._directories.get(chat.platform)
         return None if directory is None else directory.thread(chat)
+
+    async def show(self, task: Task) -> None:
+        """Edit ``task``'s status message; a chat failure is logged, never raised
+        (the task is saved, and the next change shows it again)."""
+        thread = self.thread(task.chat)
+        if thread is None:
+            return
+        try:
+            await thread.edit_status(task)
+        except Exception:
+            log.exception("task %s: updating the status message failed", task.id)

@@ -1,4 +1,5 @@
-"""The one-off commands: ``generate``, ``resume``, ``tasks`` and ``providers``.
+"""The one-off commands: ``generate``, ``resume``, ``tasks``, ``providers`` and
+``audit``.
 
 Each opens a ``Runtime`` of its own with the terminal as the chat surface, so a
 command-line generation goes through exactly the same service, store, tracker and
@@ -16,8 +17,10 @@ import mimetypes
 import sys
 from pathlib import Path
 
+from bot.audit.export import Format, parse_since
+from bot.audit.export import write as write_audit
 from bot.capabilities import Offer, default_model
-from bot.config import DEFAULT_PROVIDER, Settings
+from bot.config import Settings
 from bot.errors import UserInputError
 from bot.http_transport import AiohttpTransport, CookielessClient
 from bot.models import (
@@ -31,7 +34,7 @@ from bot.models import (
 )
 from bot.provider_report import report
 from bot.proxies import Proxies
-from bot.rendering import outcome_label
+from bot.rendering import outcome_label, provider_label
 from bot.runtime import (
     HTTP_LIMITS,
     HTTP_TIMEOUT,
@@ -196,7 +199,7 @@ async def list_tasks(settings: Settings, limit: int) -> int:
                 outcome_label(task),
                 _progress(task),
                 task.request.model,
-                _provider(task),
+                provider_label(task),
                 created,
                 prompt,
             )
@@ -208,6 +211,20 @@ async def list_tasks(settings: Settings, limit: int) -> int:
     return EXIT_OK
 
 
+async def export_audit(
+    settings: Settings, server: str | None, since: str | None, fmt: Format
+) -> int:
+    """Print the audit record (one server's, from a date) on stdout."""
+    start = None if since is None else parse_since(since)
+    path = settings.sqlite_path
+    entries = []
+    if path.exists():
+        async with SqliteTaskStore.open(path) as store:
+            entries = await store.audit_entries(workspace_id=server, since=start)
+    write_audit(entries, sys.stdout, fmt)
+    return EXIT_OK
+
+
 def _progress(task: Task) -> str:
     """The percent while it runs or once done; a failure's last percent misleads."""
     if task.failure is not None or task.state is TaskState.CANCELLED:
@@ -215,14 +232,6 @@ def _progress(task: Task) -> str:
     if task.state in (TaskState.SUCCEEDED, TaskState.DELIVERED):
         return "100%"
     return f"{task.progress.percent}%"
-
-
-def _provider(task: Task) -> str:
-    """Which provider made (or was asked for) the video: its dialect, and its
-    configured name when there are several (``SORA_PROVIDERS``)."""
-    if task.provider and task.provider != DEFAULT_PROVIDER:
-        return f"{task.provider}/{task.dialect}"
-    return task.dialect or "-"
 
 
 async def list_providers(settings: Settings) -> int:

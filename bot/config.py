@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=10.0, gt=0, alias="POLL_INTERVAL")
     task_deadline: float = Field(default=3600.0, gt=0, alias="TASK_DEADLINE")
     user_concurrency_limit: int = Field(default=3, ge=1, alias="USER_CONCURRENCY_LIMIT")
+    # Over the running limits a request waits in line rather than being refused.
+    user_queue_limit: int = Field(default=5, ge=0, alias="USER_QUEUE_LIMIT")
+    server_concurrency_limit: int | None = Field(
+        default=None, ge=1, alias="SERVER_CONCURRENCY_LIMIT"
+    )
 
     # Quotas, budgets and blocked words (bot/governance; unset = no limit)
     user_daily_videos: int | None = Field(default=None, ge=0, alias="USER_DAILY_VIDEOS")

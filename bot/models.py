@@ -39,6 +39,9 @@ class ChatRef(BaseModel):
     the platform says so per request (Discord's per-interaction
     ``attachment_size_limit`` follows the server's boost level); kept here so the
     result is uploaded or linked correctly even after a restart.
+    ``video_message_id`` and ``video_file_id`` say where the finished video was
+    posted (a message; on Slack an uploaded file), so a moderator's takedown can
+    remove it even after a restart.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -49,6 +52,8 @@ class ChatRef(BaseModel):
     thread_id: str | None = None
     status_message_id: str | None = None
     upload_limit: int | None = None
+    video_message_id: str | None = None
+    video_file_id: str | None = None
 
 
 class Requester(BaseModel):
@@ -116,11 +121,14 @@ class GenerationRequest(BaseModel):
 class TaskState(StrEnum):
     """The persisted life of a task.
 
-    received -> submitted -> running -> succeeded | failed -> delivered, and
-    cancelled from any state before the outcome is known. ``delivered`` means the
-    user has been told the outcome (video or reason), so a restart never tells twice.
+    queued -> received -> submitted -> running -> succeeded | failed -> delivered,
+    and cancelled from any state before the outcome is known. ``queued`` waits in
+    the bot's own line (over the member's or the server's running limit): nothing
+    is sent or counted until it becomes ``received``. ``delivered`` means the user
+    has been told the outcome (video or reason), so a restart never tells twice.
     """
 
+    QUEUED = "queued"
     RECEIVED = "received"
     SUBMITTED = "submitted"
     RUNNING = "running"
@@ -139,11 +147,20 @@ class TaskState(StrEnum):
         """The outcome is known but the user has not been told yet."""
         return self in _AWAITING_DELIVERY
 
+    @property
+    def cancellable(self) -> bool:
+        """Waiting in the bot's line or in flight: the Cancel button applies."""
+        return self is TaskState.QUEUED or self in _IN_FLIGHT
+
 
 _IN_FLIGHT = frozenset({TaskState.RECEIVED, TaskState.SUBMITTED, TaskState.RUNNING})
 _AWAITING_DELIVERY = frozenset({TaskState.SUCCEEDED, TaskState.FAILED})
 
 ALLOWED_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    # FAILED: a quota refused it when its turn came.
+    TaskState.QUEUED: frozenset(
+        {TaskState.RECEIVED, TaskState.FAILED, TaskState.CANCELLED}
+    ),
     TaskState.RECEIVED: frozenset(
         {TaskState.SUBMITTED, TaskState.FAILED, TaskState.CANCELLED}
     ),
@@ -270,6 +287,12 @@ class Task(BaseModel):
     updated_at: datetime = Field(default_factory=utcnow)
     deadline_at: datetime | None = None
     parent_task_id: str | None = None
+    # A moderator's takedown: who (a user id) and when; the video is gone.
+    taken_down_by: str | None = None
+    taken_down_at: datetime | None = None
+    # While ``queued``: the place in line (1 = next), worked out from the store
+    # each time it is shown, never saved.
+    queue_position: int | None = None
 
     def can_become(self, state: TaskState) -> bool:
         return state in ALLOWED_TRANSITIONS[self.state]

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.audit.entries import AuditEntry
 from bot.capabilities import CapabilityProfile
 from bot.models import (
     ChatRef,
@@ -108,8 +109,16 @@ class ChatThread(Protocol):
         """Show the task's current state and progress in the status message."""
         ...
 
-    async def post_video(self, task: Task, video: VideoResult) -> None:
-        """Upload the video into the thread, or post a link if it is too large."""
+    async def post_video(self, task: Task, video: VideoResult) -> ChatRef | None:
+        """Upload the video into the thread, or post a link if it is too large.
+
+        Returns ``task.chat`` with ``video_message_id``/``video_file_id`` filled
+        where the platform can later remove the video (a takedown), else None.
+        """
+        ...
+
+    async def remove_video(self, task: Task) -> None:
+        """Delete the posted video (a moderator's takedown); gone already is fine."""
         ...
 
     async def post_error(self, task: Task, failure: Failure) -> None:
@@ -124,6 +133,11 @@ class ChatDirectory(Protocol):
     def platform(self) -> Platform: ...
 
     def thread(self, chat: ChatRef) -> ChatThread: ...
+
+    async def post_audit(self, channel: ChatRef, entry: AuditEntry) -> None:
+        """Post ``entry`` to the audit channel ``channel`` (a Takedown button on
+        entries for a video that is still up)."""
+        ...
 
 
 # ---------------------------------------------------------------------------------
@@ -205,6 +219,28 @@ class TaskStore(Protocol):
     async def in_flight_for_user(
         self, platform: Platform, workspace_id: str, user_id: str
     ) -> list[Task]: ...
+
+    async def recent_for_user(
+        self, platform: Platform, workspace_id: str, user_id: str, limit: int = 10
+    ) -> list[Task]: ...
+
+    async def queued(self, platform: Platform, workspace_id: str) -> list[Task]:
+        """The server's tasks waiting in the bot's line, oldest first."""
+        ...
+
+    async def queued_workspaces(self) -> list[tuple[Platform, str]]: ...
+
+    async def running_counts(
+        self, platform: Platform, workspace_id: str
+    ) -> dict[str, int]:
+        """Per member: tasks admitted and not yet delivered (the running limit)."""
+        ...
+
+    async def add_audit(self, entry: AuditEntry) -> AuditEntry: ...
+
+    async def audit_entries(
+        self, *, workspace_id: str | None = None, since: datetime | None = None
+    ) -> list[AuditEntry]: ...
 
     async def by_callback_token(self, token: str) -> Task | None: ...
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.capabilities import CapabilityProfile
+from bot.config import DEFAULT_PROVIDER
 from bot.models import (
     Failure,
     FailureKind,
@@ -48,7 +49,10 @@ NO_IMAGE_TO_ANIMATE = (
     "attached, or use /sora with an image."
 )
 
+REMOVED_LABEL = "Removed by a moderator"
+
 _STATE_LABELS: dict[TaskState, str] = {
+    TaskState.QUEUED: "Queued",
     TaskState.RECEIVED: "Queued",
     TaskState.SUBMITTED: "Queued",
     TaskState.RUNNING: "Generating",
@@ -177,11 +181,48 @@ def format_elapsed(seconds: float) -> str:
     return f"{secs} s"
 
 
+def ordinal(number: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``22nd``."""
+    if 10 <= number % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
 def state_label(task: Task) -> str:
-    """What the status message's headline says: Queued, Generating, Done, ..."""
+    """What the status message's headline says: Queued, Generating, Done, ...
+
+    A request waiting in the bot's own line says its place: ``Queued, 2nd in
+    line``; a video a moderator took down says so.
+    """
+    if task.taken_down_at is not None:
+        return REMOVED_LABEL
+    if task.state is TaskState.QUEUED and task.queue_position is not None:
+        return f"Queued, {ordinal(task.queue_position)} in line"
     if task.state is TaskState.DELIVERED and task.failure is not None:
         return _STATE_LABELS[TaskState.FAILED]
     return _STATE_LABELS[task.state]
+
+
+def started_label(task: Task) -> str:
+    """The private confirmation's first words: ``Started``, or the place in line."""
+    if task.state is TaskState.QUEUED:
+        return state_label(task)
+    return "Started"
+
+
+def queue_full_text(running: int, waiting: int, limit: int) -> str:
+    """Why a request was refused although there is a queue: the line is full."""
+    videos = "video" if running == 1 else "videos"
+    if limit == 0:
+        return (
+            f"You already have {running} {videos} in progress; wait for one to finish."
+        )
+    return (
+        f"You already have {running} {videos} in progress and {waiting} waiting, "
+        f"the most this server lets wait ({limit}). Try again when one has finished."
+    )
 
 
 def outcome_label(task: Task) -> str:
@@ -191,6 +232,8 @@ def outcome_label(task: Task) -> str:
     Unlike ``state_label`` it names the failure's kind, so a list of past tasks
     tells a failed video from a delivered one at a glance.
     """
+    if task.taken_down_at is not None:
+        return "taken down"
     if task.failure is not None:
         return f"failed ({task.failure.kind.value})"
     if task.state is TaskState.DELIVERED:
@@ -198,6 +241,14 @@ def outcome_label(task: Task) -> str:
     if task.state is TaskState.SUCCEEDED:
         return "done, not yet posted"
     return _STATE_LABELS[task.state].lower()
+
+
+def provider_label(task: Task) -> str:
+    """Which provider made (or was asked for) the video: its dialect, and its
+    configured name when there are several (``SORA_PROVIDERS``)."""
+    if task.provider and task.provider != DEFAULT_PROVIDER:
+        return f"{task.provider}/{task.dialect}"
+    return task.dialect or "-"
 
 
 def status_line(task: Task, now: datetime | None = None) -> str:

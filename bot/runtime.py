@@ -27,6 +27,8 @@ from typing import Self
 import httpx
 from aiohttp import web
 
+from bot.audit.log import AuditLog
+from bot.audit.takedown import Takedowns
 from bot.callbacks import add_callback_routes
 from bot.capabilities import CapabilityProfile, narrowed
 from bot.chats import ChatRouter
@@ -37,11 +39,13 @@ from bot.http_transport import AiohttpTransport, CookielessClient
 from bot.imaging import prepare_image
 from bot.media import MediaHost
 from bot.metrics import Metrics
+from bot.models import Task
 from bot.ports import TaskStore, VideoProvider
 from bot.providers import FetchRules, dialect_profile, make_provider
 from bot.providers.breaker import CircuitBreaker
 from bot.providers.pool import PoolMember, ProviderPool
 from bot.proxies import Proxies
+from bot.queue import TaskQueue
 from bot.readiness import Readiness
 from bot.service import VideoService
 from bot.simulator import Simulator
@@ -176,6 +180,8 @@ class Runtime:
     service: VideoService
     tracker: Tracker
     governor: Governor
+    queue: TaskQueue
+    audit: AuditLog
     media: MediaHost
     video_links: VideoLinks
     http_app: web.Application
@@ -248,7 +254,10 @@ class Runtime:
         self.pool = build_pool(
             settings, self.http_client, simulator_url, metrics=self.metrics
         )
-        self.governor = Governor(self.store, settings)
+        self.audit = AuditLog(
+            self.store, self.chats, settings.sora_prices, settings.currency
+        )
+        self.governor = Governor(self.store, settings, audit=self.audit)
         self.provider = self.pool.primary.provider
         self.tracker = Tracker(
             self.store,
@@ -262,8 +271,17 @@ class Runtime:
             concurrency=TRACKER_CONCURRENCY,
             metrics=self.metrics,
             refunds=self.governor,
+            on_finished=self._finished,
         )
         stack.push_async_callback(self.tracker.aclose, TRACKER_GRACE)
+        self.queue = TaskQueue(
+            self.store,
+            self.tracker,
+            self.chats,
+            settings,
+            # Counted when a task starts, not while it waits in line.
+            reserve=functools.partial(self.governor.reserve, provider=self.provider),
+        )
         self.service = VideoService(
             self.store,
             self.pool,
@@ -273,6 +291,15 @@ class Runtime:
             self.media,
             metrics=self.metrics,
             governor=self.governor,
+            queue=self.queue,
+            audit=self.audit,
+            takedowns=Takedowns(
+                self.store,
+                self.chats,
+                self.video_links,
+                self.audit,
+                settings.media_dir,
+            ),
         )
         self.readiness.add("database", self._database_ready)
         self.readiness.add("provider", self._provider_ready)
@@ -302,6 +329,10 @@ class Runtime:
             return None
         return "the video provider has not been reachable for its last requests"
 
+    async def _finished(self, task: Task) -> None:
+        """The tracker delivered ``task``: the service audits it and moves the line."""
+        await self.service.finished(task)
+
     @property
     def port(self) -> int:
         """The HTTP port actually bound (``HTTP_PORT=0`` picks a free one)."""
@@ -321,6 +352,8 @@ class Runtime:
             # URL dialects work with no PUBLIC_URL at all.
             self.media.serve_locally(self._server.url)
         await self.tracker.start()
+        # Slots freed while the bot was down go to whoever waits.
+        await self.queue.start()
 
     def stop(self) -> None:
         """Ask ``wait_stopped`` to return (signal handlers call this)."""

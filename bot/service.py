@@ -13,12 +13,15 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from bot.audit.log import AUDIT_CHANNEL, AuditLog
+from bot.audit.takedown import Takedowns
 from bot.capabilities import CapabilityProfile, Offer, default_model, first_refusal
 from bot.chats import ChatRouter
 from bot.config import Settings
 from bot.errors import PermissionDenied, UserInputError
 from bot.governance import Governor
 from bot.imaging import check_image_reachable, ensure_decodable
+from bot.info import Limits, MemberInfo, ServerView
 from bot.logs import task_fields
 from bot.media import MediaHost
 from bot.metrics import Metrics
@@ -35,6 +38,7 @@ from bot.models import (
 )
 from bot.ports import ChatDirectory, Scope, TaskStore
 from bot.providers.pool import ProviderPool
+from bot.queue import USER_LIMIT, TaskQueue
 from bot.rendering import (
     PRIVATE_MODE_NOTE,
     PRIVATE_MODE_REFUSED,
@@ -47,7 +51,7 @@ from bot.validation import validate_request
 log = logging.getLogger(__name__)
 
 PRIVATE_MODE = "private_mode"
-USER_LIMIT = "user_limit"
+TAKEN_DOWN = "This video was removed by a moderator, so it cannot be used again."
 
 _ON, _OFF = "1", "0"
 
@@ -65,6 +69,9 @@ class VideoService:
         metrics: counts tasks received and cancelled (the tracker counts the rest).
         governor: gates, blocked words, quotas and refunds (built from ``store``
             and ``settings`` when not given).
+        queue: admits each new task as running or waiting in line.
+        audit: records finished videos and settings changes.
+        takedowns: removes a delivered video for a moderator.
     """
 
     def __init__(
@@ -77,6 +84,10 @@ class VideoService:
         media: MediaHost,
         metrics: Metrics | None = None,
         governor: Governor | None = None,
+        *,
+        queue: TaskQueue,
+        audit: AuditLog,
+        takedowns: Takedowns,
     ) -> None:
         self._store = store
         self._pool = pool
@@ -89,9 +100,9 @@ class VideoService:
         self.governance = governor or Governor(store, settings)
         self.offer = Offer.of(self.profiles)
         self.default_model = default_model(self.offer, settings.sora_model)
-        # Counting a user's running tasks and adding a new one must not interleave,
-        # or two quick submits would both slip under the limit.
-        self._admission = asyncio.Lock()
+        self.queue = queue
+        self.audit = audit
+        self._takedowns = takedowns
 
     @property
     def profiles(self) -> tuple[CapabilityProfile, ...]:
@@ -115,6 +126,7 @@ class VideoService:
     async def retry(self, task_id: str, requester: Requester) -> Task:
         """A new task with the same settings, in the original channel."""
         original = await self._store.get(task_id)
+        _refuse_taken_down(original)
         request = original.request.model_copy(update={"requester": requester})
         return await self._create(request, parent=original)
 
@@ -123,6 +135,7 @@ class VideoService:
         the video is not private); else a new video from the new prompt with the
         original's settings and image. ``rendering.remix_label`` names which."""
         original = await self._store.get(task_id)
+        _refuse_taken_down(original)
         update: dict[str, object] = {"prompt": prompt, "requester": requester}
         source = remix_source(original)
         if source is not None:
@@ -148,6 +161,7 @@ class VideoService:
         if not task.can_become(TaskState.CANCELLED):
             self._tracker.track(task)
             raise UserInputError("This video is already finished; nothing to cancel.")
+        waiting = task.state is TaskState.QUEUED
         task.state = TaskState.CANCELLED
         task.updated_at = utcnow()
         await self._store.save(task)
@@ -159,12 +173,13 @@ class VideoService:
             by.user_id,
             extra=task_fields(task, self._provider.name),
         )
-        thread = self._chats.thread(task.chat)
-        if thread is not None:
-            try:
-                await thread.edit_status(task)
-            except Exception:
-                log.exception("task %s: showing the cancellation failed", task.id)
+        await self._chats.show(task)
+        if waiting:
+            # Never a generation: nothing to audit, but the line moved up.
+            chat = task.request.chat
+            await self.queue.advance(chat.platform, chat.workspace_id)
+        else:
+            await self.finished(task)
         return task
 
     async def claim_once(self, key: str, ttl_seconds: float) -> bool:
@@ -176,8 +191,86 @@ class VideoService:
         """
         return await self._store.claim_once(key, ttl_seconds)
 
+    async def finished(self, task: Task) -> None:
+        """A task is over (delivered or cancelled): audit it, start the next."""
+        await self.audit.video_finished(task)
+        chat = task.request.chat
+        await self.queue.advance(chat.platform, chat.workspace_id)
+
+    async def take_down(self, task_id: str, by: Requester, *, moderator: bool) -> Task:
+        """Remove a delivered video (moderators only; see ``bot.audit.takedown``)."""
+        return await self._takedowns.take_down(task_id, by, moderator=moderator)
+
     async def get_task(self, task_id: str) -> Task:
         return await self._store.get(task_id)
+
+    async def limits(self, platform: Platform, workspace_id: str) -> Limits:
+        return Limits(
+            running=await self.user_limit(platform, workspace_id),
+            waiting=self.queue.queue_limit,
+            server_running=self.queue.server_limit,
+        )
+
+    async def info(
+        self, chat: ChatRef, requester: Requester, *, moderator: bool
+    ) -> MemberInfo:
+        """The member's running and waiting videos here; with ``moderator``, the
+        server's figures and active settings too."""
+        platform, workspace_id = chat.platform, chat.workspace_id
+        scope = Scope(platform=platform, workspace_id=workspace_id)
+        running = await self._store.in_flight_for_user(
+            platform, workspace_id, requester.user_id
+        )
+        queued = await self._store.queued(platform, workspace_id)
+        mine = []
+        for task in queued:
+            if task.request.requester.user_id == requester.user_id:
+                task.queue_position = await self.queue.position(task)
+                mine.append(task)
+        server = None
+        if moderator:
+            counts = await self._store.running_counts(platform, workspace_id)
+            server = ServerView(
+                running=sum(counts.values()),
+                waiting=len(queued),
+                settings=await self._active_settings(chat),
+                governance=await self.governance.describe(scope),
+            )
+        return MemberInfo(
+            running=tuple(t for t in running if t.state is not TaskState.QUEUED),
+            queued=tuple(mine),
+            limits=await self.limits(platform, workspace_id),
+            private=await self.private_mode(chat),
+            private_note=self.private_mode_note(),
+            use_today=await self.governance.member_use(scope, requester.user_id),
+            server=server,
+        )
+
+    async def mine(self, chat: ChatRef, requester: Requester) -> list[Task]:
+        """The member's newest videos on this server ("my videos")."""
+        return await self._store.recent_for_user(
+            chat.platform, chat.workspace_id, requester.user_id
+        )
+
+    async def _active_settings(self, chat: ChatRef) -> tuple[tuple[str, str], ...]:
+        workspace = Scope(platform=chat.platform, workspace_id=chat.workspace_id)
+        private = await self._store.get_setting(workspace, PRIVATE_MODE)
+        audit = await self.audit.channel(chat.platform, chat.workspace_id)
+        return (
+            ("private mode (server)", "on" if private == _ON else "off"),
+            (
+                "running videos per member",
+                str(await self.user_limit(chat.platform, chat.workspace_id)),
+            ),
+            ("waiting videos per member", str(self.queue.queue_limit)),
+            (
+                "running videos on the server",
+                "no limit"
+                if self.queue.server_limit is None
+                else str(self.queue.server_limit),
+            ),
+            ("audit channel", "none" if audit is None else audit),
+        )
 
     async def running_for_user(
         self, platform: Platform, workspace_id: str, user_id: str
@@ -193,7 +286,9 @@ class VideoService:
             value = await self._store.get_setting(workspace, PRIVATE_MODE)
         return value == _ON
 
-    async def set_private_mode(self, scope: Scope, enabled: bool | None) -> None:
+    async def set_private_mode(
+        self, scope: Scope, enabled: bool | None, by: Requester | None = None
+    ) -> None:
         """``None`` clears a channel override (falls back to the workspace).
 
         Raises ``UserInputError`` (nothing stored) for "on" when no configured
@@ -202,7 +297,7 @@ class VideoService:
         if enabled and not self.offer.private:
             raise UserInputError(PRIVATE_UNAVAILABLE)
         value = None if enabled is None else (_ON if enabled else _OFF)
-        await self._store.set_setting(scope, PRIVATE_MODE, value)
+        await self._change_setting(scope, PRIVATE_MODE, value, by)
 
     def private_mode_note(self) -> str:
         """What private mode, found on, means here: the promise only where a
@@ -210,17 +305,40 @@ class VideoService:
         return PRIVATE_MODE_NOTE if self.offer.private else PRIVATE_MODE_REFUSED
 
     async def user_limit(self, platform: Platform, workspace_id: str) -> int:
-        scope = Scope(platform=platform, workspace_id=workspace_id)
-        value = await self._store.get_setting(scope, USER_LIMIT)
-        return self._settings.user_concurrency_limit if value is None else int(value)
+        return await self.queue.user_limit(platform, workspace_id)
 
     async def set_user_limit(
-        self, platform: Platform, workspace_id: str, limit: int
+        self,
+        platform: Platform,
+        workspace_id: str,
+        limit: int,
+        by: Requester | None = None,
     ) -> None:
         if limit < 1:
             raise UserInputError("The limit must be at least 1 video per person.")
         scope = Scope(platform=platform, workspace_id=workspace_id)
-        await self._store.set_setting(scope, USER_LIMIT, str(limit))
+        await self._change_setting(scope, USER_LIMIT, str(limit), by)
+        # A higher limit frees slots for whoever is waiting.
+        await self.queue.advance(platform, workspace_id)
+
+    async def audit_channel(self, platform: Platform, workspace_id: str) -> str | None:
+        return await self.audit.channel(platform, workspace_id)
+
+    async def set_audit_channel(
+        self, scope: Scope, channel_id: str | None, by: Requester | None = None
+    ) -> None:
+        """Where the server's audit entries go (``None``: nowhere; still stored)."""
+        workspace = scope.model_copy(update={"channel_id": None})
+        await self._change_setting(workspace, AUDIT_CHANNEL, channel_id, by)
+
+    async def _change_setting(
+        self, scope: Scope, key: str, value: str | None, by: Requester | None
+    ) -> None:
+        """Store a setting; with who changed it, the audit log records it too."""
+        if by is None:
+            await self._store.set_setting(scope, key, value)
+        else:
+            await self.governance.change_setting(scope, key, value, by.user_id)
 
     # -----------------------------------------------------------------------------
 
@@ -245,59 +363,54 @@ class VideoService:
         check_image_reachable(
             request.image, self._provider, self._media, request=request
         )
-        async with self._admission:
-            await self._check_user_limit(request)
-            now = utcnow()
-            task = Task(
-                id=uuid.uuid4().hex,
-                request=request,
-                chat=request.chat,
-                dialect=self._provider.dialect,
-                callback_token=secrets.token_urlsafe(24),
-                created_at=now,
-                updated_at=now,
-                deadline_at=now + timedelta(seconds=self._settings.task_deadline),
-                parent_task_id=None if parent is None else parent.id,
-            )
-            # Counted when accepted, so a refusal comes before anything is posted;
-            # a task that never reaches the provider is given back (``refund``).
-            await self.governance.reserve(task, self._provider)
-            try:
-                await self._store.add(task)
-            except BaseException:
-                await self.governance.refund(task, None)
-                raise
+        now = utcnow()
+        task = Task(
+            id=uuid.uuid4().hex,
+            request=request,
+            chat=request.chat,
+            dialect=self._provider.dialect,
+            callback_token=secrets.token_urlsafe(24),
+            created_at=now,
+            updated_at=now,
+            deadline_at=now + timedelta(seconds=self._settings.task_deadline),
+            parent_task_id=None if parent is None else parent.id,
+        )
+        try:
+            # Counted against the quotas when it starts (now, or when its turn
+            # comes), so a refusal comes before anything is posted.
+            task = await self.queue.admit(task)
+        except BaseException:
+            # Whatever was reserved is given back (nothing, if nothing was).
+            await self.governance.refund(task, None)
+            raise
         self._metrics.task_reached(task)
-        await self._open_thread(task)
+        task = await self._open_thread(task)
+        if task.state is TaskState.QUEUED:
+            # The line may have moved while the status was being posted.
+            position = await self.queue.position(task)
+            if position != task.queue_position:
+                task.queue_position = position
+                await self._chats.show(task)
         self._tracker.track(task)
         log.info(
-            "task %s received from %s",
+            "task %s %s from %s",
             task.id,
+            task.state.value,
             request.requester.user_id,
             extra=task_fields(task, self._provider.name),
         )
         return task
 
-    async def _check_user_limit(self, request: GenerationRequest) -> None:
-        chat = request.chat
-        limit = await self.user_limit(chat.platform, chat.workspace_id)
-        running = await self._store.in_flight_for_user(
-            chat.platform, chat.workspace_id, request.requester.user_id
-        )
-        if len(running) >= limit:
-            videos = "video" if len(running) == 1 else "videos"
-            raise UserInputError(
-                f"You already have {len(running)} {videos} in progress; "
-                "wait for one to finish."
-            )
+    async def _open_thread(self, task: Task) -> Task:
+        """Post the status message and keep where it went, so updates find it.
 
-    async def _open_thread(self, task: Task) -> None:
-        """Post the status message and keep where it went, so updates find it."""
+        Returns the task as stored now: a queued one may have started meanwhile.
+        """
         thread = self._chats.thread(task.chat)
         if thread is None:
-            return
+            return task
         try:
-            task.chat = await thread.post_status(task)
+            chat = await thread.post_status(task)
         except Exception:
             # Nobody could follow this task, so it must not run (or be resumed) at
             # the provider's cost; the adapter reports the error to the member.
@@ -309,4 +422,9 @@ class VideoService:
             await self._store.save(task)
             await self.governance.refund(task, FailureKind.DELIVERY)
             raise
-        await self._store.save(task)
+        return await self.queue.posted(task, chat)
+
+
+def _refuse_taken_down(task: Task) -> None:
+    if task.taken_down_at is not None:
+        raise UserInputError(TAKEN_DOWN)

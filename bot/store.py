@@ -29,6 +29,7 @@ from typing import Any, Self, TypeVar
 
 import aiosqlite
 
+from bot.audit.entries import AuditEntry
 from bot.errors import ConfigError, StoreUnavailable, TaskNotFound
 from bot.models import (
     ChatRef,
@@ -115,6 +116,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX claims_by_expiry ON claims (expires_at);
     """,
+    # The bot's own queue (state 'queued'), takedowns and the audit log.
+    """
+    ALTER TABLE tasks ADD COLUMN taken_down_by TEXT;
+    ALTER TABLE tasks ADD COLUMN taken_down_at TEXT;
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        task_id TEXT,
+        entry TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_workspace ON audit (platform, workspace_id, at);
+    CREATE INDEX audit_by_at ON audit (at);
+    """,
 )
 
 # Claims past their time are deleted by the first claim after this many seconds,
@@ -124,10 +141,15 @@ CLAIM_PURGE_INTERVAL = 60.0
 _UNFINISHED = tuple(s.value for s in TaskState if s.in_flight or s.awaiting_delivery)
 _IN_FLIGHT = tuple(s.value for s in TaskState if s.in_flight)
 
+# Running, as far as a member's or a server's running limit is concerned: from
+# admission until the outcome has been delivered.
+_RUNNING = _UNFINISHED
+_QUEUED = TaskState.QUEUED.value
+
 _COLUMNS = (
     "id, state, dialect, provider, provider_task_id, callback_token, progress, "
     "request, chat, result, failure, created_at, updated_at, deadline_at, "
-    "parent_task_id"
+    "parent_task_id, taken_down_by, taken_down_at"
 )
 
 
@@ -274,7 +296,8 @@ class SqliteTaskStore:
         cursor = await self._db.execute(
             "UPDATE tasks SET state = ?, dialect = ?, provider = ?, "
             "provider_task_id = ?, callback_token = ?, progress = ?, chat = ?, "
-            "result = ?, failure = ?, updated_at = ?, deadline_at = ? WHERE id = ?",
+            "result = ?, failure = ?, updated_at = ?, deadline_at = ?, "
+            "taken_down_by = ?, taken_down_at = ? WHERE id = ?",
             (
                 task.state.value,
                 task.dialect,
@@ -287,6 +310,8 @@ class SqliteTaskStore:
                 _dump(task.failure),
                 _iso(task.updated_at),
                 _iso(task.deadline_at),
+                task.taken_down_by,
+                _iso(task.taken_down_at),
                 task.id,
             ),
         )
@@ -320,6 +345,44 @@ class SqliteTaskStore:
             f"AND state IN ({marks}) ORDER BY created_at",
             (platform.value, workspace_id, user_id, *_IN_FLIGHT),
         )
+
+    async def recent_for_user(
+        self, platform: Platform, workspace_id: str, user_id: str, limit: int = 10
+    ) -> list[Task]:
+        return await self._many(
+            "WHERE platform = ? AND workspace_id = ? AND user_id = ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (platform.value, workspace_id, user_id, limit),
+        )
+
+    async def queued(self, platform: Platform, workspace_id: str) -> list[Task]:
+        """The server's waiting tasks, oldest first (the order they were asked)."""
+        return await self._many(
+            "WHERE platform = ? AND workspace_id = ? AND state = ? "
+            "ORDER BY created_at, rowid",
+            (platform.value, workspace_id, _QUEUED),
+        )
+
+    async def queued_workspaces(self) -> list[tuple[Platform, str]]:
+        rows = await self._db.execute_fetchall(
+            "SELECT DISTINCT platform, workspace_id FROM tasks WHERE state = ?",
+            (_QUEUED,),
+        )
+        return [(Platform(row[0]), str(row[1])) for row in rows]
+
+    async def running_counts(
+        self, platform: Platform, workspace_id: str
+    ) -> dict[str, int]:
+        """Running tasks per member of one server: admitted, not yet delivered."""
+        marks = ", ".join("?" * len(_RUNNING))
+        sql = (
+            "SELECT user_id, COUNT(*) FROM tasks WHERE platform = ? AND "  # noqa: S608
+            f"workspace_id = ? AND state IN ({marks}) GROUP BY user_id"
+        )
+        rows = await self._db.execute_fetchall(
+            sql, (platform.value, workspace_id, *_RUNNING)
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
 
     async def by_callback_token(self, token: str) -> Task | None:
         return await self._one("WHERE callback_token = ?", (token,))
@@ -357,6 +420,8 @@ class SqliteTaskStore:
             updated_at=datetime.fromisoformat(row["updated_at"]),
             deadline_at=_parse_time(row["deadline_at"]),
             parent_task_id=row["parent_task_id"],
+            taken_down_by=row["taken_down_by"],
+            taken_down_at=_parse_time(row["taken_down_at"]),
         )
 
     async def _image(self, meta: dict[str, Any]) -> ImageInput:
@@ -387,6 +452,50 @@ class SqliteTaskStore:
             (key, now + ttl_seconds, now),
         )
         return cursor.rowcount == 1
+
+    # -- audit log -----------------------------------------------------------------
+
+    async def add_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append ``entry``; returns it with its id."""
+        cursor = await self._db.execute(
+            "INSERT INTO audit (at, platform, workspace_id, kind, task_id, entry) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                _iso(entry.at),
+                entry.platform.value,
+                entry.workspace_id,
+                entry.kind.value,
+                entry.task_id,
+                entry.model_dump_json(exclude={"id"}),
+            ),
+        )
+        return entry.model_copy(update={"id": cursor.lastrowid})
+
+    async def audit_entries(
+        self,
+        *,
+        workspace_id: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """The audit log, oldest first, optionally of one server and from a time."""
+        where, params = ["1 = 1"], []
+        if workspace_id is not None:
+            where.append("workspace_id = ?")
+            params.append(workspace_id)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since.isoformat())
+        rows = await self._db.execute_fetchall(
+            f"SELECT id, entry FROM audit WHERE {' AND '.join(where)} "  # noqa: S608
+            "ORDER BY at, id",
+            params,
+        )
+        return [
+            AuditEntry.model_validate_json(row["entry"]).model_copy(
+                update={"id": row["id"]}
+            )
+            for row in rows
+        ]
 
     # -- settings ------------------------------------------------------------------
 

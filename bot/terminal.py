@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import TextIO
 
+from bot.audit.entries import AuditEntry
 from bot.models import (
     ChatRef,
     Failure,
@@ -54,6 +55,9 @@ class TerminalDirectory:
 
     def thread(self, chat: ChatRef) -> TerminalThread:
         return TerminalThread(self, Path(chat.channel_id))
+
+    async def post_audit(self, channel: ChatRef, entry: AuditEntry) -> None:
+        """The terminal has no audit channel: ``sorabot audit`` reads the record."""
 
     async def outcome(self, task_id: str) -> Failure | None:
         """Wait until the task's video was written (``None``) or its failure shown."""
@@ -121,12 +125,16 @@ class TerminalThread:
         self._directory.draw(task, self._out)
 
     async def post_video(self, task: Task, video: VideoResult) -> None:
+        """Writes ``--out``; nothing is posted, so nothing can be taken down."""
         self._directory.draw(
             task.model_copy(update={"state": TaskState.SUCCEEDED}), self._out
         )
         await asyncio.to_thread(_place, Path(video.path), self._out, video.size_bytes)
         self._directory.say(f"Saved {video.size_bytes} bytes to {self._out}")
         self._directory.finish(task.id, None)
+
+    async def remove_video(self, task: Task) -> None:
+        """The file at ``--out`` belongs to whoever ran the command: left alone."""
 
     async def post_error(self, task: Task, failure: Failure) -> None:
         reason = for_surface(failure_text(failure), Platform.CLI)

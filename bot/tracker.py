@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 PrepareImage = Callable[
     [ImageInput, GenerationRequest, VideoProvider], Awaitable[PreparedImage]
 ]
+OnFinished = Callable[[Task], Awaitable[None]]
 
 MAX_DOWNLOAD_ATTEMPTS = 6
 MAX_POLL_PROTOCOL_ERRORS = 5
@@ -117,6 +118,8 @@ class Tracker:
         refunds: gives failed tasks back to the quotas (``bot.governance``).
         clock: wall-clock seconds, injectable so tests can jump past deadlines.
         metrics: counts state changes and delivery times; its gauges read ours.
+        on_finished: told once a task's outcome has been delivered (a running
+            slot is free: the queue starts the next; the audit log records it).
     """
 
     def __init__(
@@ -134,6 +137,7 @@ class Tracker:
         refunds: Refunds | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        on_finished: OnFinished | None = None,
     ) -> None:
         self._store = store
         self._pool = pool
@@ -148,6 +152,7 @@ class Tracker:
         self._create_timeout = create_timeout
         self._create_floor = min(MIN_CREATE_WINDOW, create_timeout)
         self._clock = clock
+        self._on_finished = on_finished
         self._scheduler = Scheduler(
             self._logged_step, self._on_error, concurrency=concurrency, clock=clock
         )
@@ -285,17 +290,8 @@ class Tracker:
         slot.view = _display_json(task)
         if not self._scheduler.current(slot):
             return False
-        await self._show(task)
+        await self._chats.show(task)
         return True
-
-    async def _show(self, task: Task) -> None:
-        thread = self._chats.thread(task.chat)
-        if thread is None:
-            return
-        try:
-            await thread.edit_status(task)
-        except Exception:
-            log.exception("task %s: updating the status message failed", task.id)
 
     async def _submit(self, slot: Slot) -> None:
         task = await self._load(slot)
@@ -520,7 +516,7 @@ class Tracker:
             view.progress = Progress(percent=slot.percent)
             if not self._scheduler.current(slot) or not view.state.in_flight:
                 return
-            await self._show(view)
+            await self._chats.show(view)
         self._next_poll(slot)
 
     async def _succeed(self, slot: Slot, status: TaskStatus) -> None:
@@ -579,7 +575,9 @@ class Tracker:
             return
         try:
             if task.state is TaskState.SUCCEEDED and task.result is not None:
-                await thread.post_video(task, task.result)
+                posted = await thread.post_video(task, task.result)
+                if posted is not None:
+                    task.chat = posted
             elif task.failure is not None:
                 await thread.post_error(task, task.failure)
         except Exception:
@@ -603,6 +601,15 @@ class Tracker:
         task.state = TaskState.DELIVERED
         if await self._commit(slot, task):
             self.forget(slot.id)
+            await self._finished(task)
+
+    async def _finished(self, task: Task) -> None:
+        if self._on_finished is None:
+            return
+        try:
+            await self._on_finished(task)
+        except Exception:
+            log.exception("task %s: the finished hook failed", task.id)
 
     def _retry_or_fail(
         self,

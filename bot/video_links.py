@@ -16,6 +16,7 @@ ever looked up, so no request can reach another path.
 from __future__ import annotations
 
 import asyncio
+import filecmp
 import logging
 import os
 import re
@@ -98,6 +99,21 @@ class VideoLinks:
         except OSError:
             log.exception("could not keep a linked copy of %s", video.name)
             return None
+
+    def forget(self, video: Path) -> None:
+        """Delete every linked copy of ``video`` (a takedown), so its links 404.
+
+        Names carry no task id, so copies are found by content: a hard link is
+        the same file; a copy (another file system) has the same bytes.
+        """
+        if not video.is_file() or not self._directory.is_dir():
+            return
+        size = video.stat().st_size
+        for path in self._directory.iterdir():
+            if _NAME.fullmatch(path.name) is None or path.stat().st_size != size:
+                continue
+            if path.samefile(video) or filecmp.cmp(path, video, shallow=False):
+                path.unlink(missing_ok=True)
 
     def _keep(self, video: Path, target: Path, now: float) -> None:
         self._directory.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Retry, Remix and Cancel: buttons that keep working after the bot restarts.
+"""Retry, Remix, Cancel and Takedown: buttons that keep working after the bot restarts.
 
 Each button's custom id carries the task id (``sora:retry:<task id>``), and the
 classes are registered with ``Client.add_dynamic_items`` at start-up, so a click on
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 import discord
 
 from adapters.discord.replies import reply, reporting, requester_of, started_text
+from bot.audit.text import TAKEDOWN_DONE
 from bot.models import Task
 from bot.rendering import PROVIDER_REMIX, remix_label
 from bot.validation import MAX_PROMPT_CHARS
@@ -118,6 +119,24 @@ class CancelButton(_TaskButton):
             await reply(interaction, "Cancelled.")
 
 
+class TakedownButton(_TaskButton):
+    """Remove a delivered video: members with Manage Server, checked on each click."""
+
+    kind = "takedown"
+    text = "Takedown"
+    style = discord.ButtonStyle.danger
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async with reporting(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await _client(interaction).service.take_down(
+                self.task_id,
+                requester_of(interaction),
+                moderator=interaction.permissions.manage_guild,
+            )
+            await reply(interaction, TAKEDOWN_DONE)
+
+
 class RemixModal(discord.ui.Modal, title="Remix this video"):
     """The new prompt for a remix, pre-filled with the old one to edit; titled as
     what it will do."""
@@ -149,7 +168,7 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
             await reply(interaction, started_text(task))
 
 
-DYNAMIC_ITEMS = (RetryButton, RemixButton, CancelButton)
+DYNAMIC_ITEMS = (RetryButton, RemixButton, CancelButton, TakedownButton)
 
 
 def running_view(task_id: str) -> discord.ui.View:
@@ -157,10 +176,19 @@ def running_view(task_id: str) -> discord.ui.View:
     return discord.ui.View(timeout=None).add_item(CancelButton(task_id))
 
 
-def result_view(task: Task, *, remix: bool = True) -> discord.ui.View:
-    """Under a video (Retry, and Remix labelled as what it does) or an error
-    (Retry only)."""
+def result_view(
+    task: Task, *, remix: bool = True, takedown: bool = False
+) -> discord.ui.View:
+    """Under a video (Retry, Remix labelled as what it does, Takedown) or an
+    error (Retry only)."""
     view = discord.ui.View(timeout=None).add_item(RetryButton(task.id))
     if remix:
         view.add_item(RemixButton(task.id, remix_label(task)))
+    if takedown:
+        view.add_item(TakedownButton(task.id))
     return view
+
+
+def audit_view(task_id: str) -> discord.ui.View:
+    """Under an audit entry for a video that is still up."""
+    return discord.ui.View(timeout=None).add_item(TakedownButton(task_id))

@@ -16,8 +16,9 @@ from discord import app_commands
 
 from adapters.discord.animate_menu import animate_menu
 from adapters.discord.buttons import DYNAMIC_ITEMS
+from adapters.discord.info_command import help_command, info_command
 from adapters.discord.replies import NO_MENTIONS, report_error
-from adapters.discord.settings_command import SettingsGroup, info_command
+from adapters.discord.settings_command import SettingsGroup
 from adapters.discord.sora_command import sora_command
 from adapters.discord.thread import DiscordDirectory, Pacing
 from bot.service import VideoService
@@ -76,6 +77,7 @@ class SoraClient(discord.Client):
         self.tree.add_command(sora_command(self.service))
         self.tree.add_command(SettingsGroup(self.service))
         self.tree.add_command(info_command(self.service))
+        self.tree.add_command(help_command(self.service))
         self.tree.add_command(animate_menu(self.service))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         # A bulk overwrite: idempotent, so syncing at every start is safe and new

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import discord
 
+from bot.audit.entries import AuditEntry, AuditKind
+from bot.audit.text import actor_label, audit_facts, audit_title
 from bot.models import Failure, Task, TaskState, VideoResult
 from bot.rendering import (
     failure_text,
@@ -22,6 +24,7 @@ from bot.rendering import (
 )
 
 _COLOURS: dict[TaskState, discord.Colour] = {
+    TaskState.QUEUED: discord.Colour.light_grey(),
     TaskState.RECEIVED: discord.Colour.light_grey(),
     TaskState.SUBMITTED: discord.Colour.light_grey(),
     TaskState.RUNNING: discord.Colour.blurple(),
@@ -34,6 +37,8 @@ _COLOURS: dict[TaskState, discord.Colour] = {
 # Embed descriptions hold 4096 characters; prompts are capped at 1000 by validation,
 # but a stored task from an older version must still render.
 _MAX_DESCRIPTION = 4000
+# Embed field values hold 1024.
+_MAX_FIELD = 1000
 
 
 def _progress(task: Task) -> str:
@@ -41,6 +46,8 @@ def _progress(task: Task) -> str:
     client counts up by itself, so the text changes only when progress does and
     unchanged edits can be skipped."""
     label = state_label(task)
+    if task.state is TaskState.QUEUED or task.taken_down_at is not None:
+        return label
     if task.state.in_flight:
         started = f"started <t:{int(task.created_at.timestamp())}:R>"
         if task.state is TaskState.RUNNING or task.progress.percent > 0:
@@ -58,7 +65,9 @@ def _progress(task: Task) -> str:
 def status_embed(task: Task) -> discord.Embed:
     """The compact public status: prompt, settings, requester, progress."""
     request = task.request
-    colour = _COLOURS[TaskState.FAILED if task.failure else task.state]
+    colour = _COLOURS[
+        TaskState.FAILED if task.failure or task.taken_down_at else task.state
+    ]
     embed = discord.Embed(
         title=f"Sora video: {state_label(task)}",
         description=request.prompt[:_MAX_DESCRIPTION],
@@ -106,3 +115,42 @@ def error_text(task: Task, failure: Failure) -> str:
         f"<@{task.request.requester.user_id}> **No video this time.** "
         f"{failure_text(failure, _inert)}"
     )
+
+
+def message_link(guild_id: str, channel_id: str, message_id: str) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def _result_link(entry: AuditEntry) -> str | None:
+    """The video message if there is one, else the status message."""
+    chat = entry.result
+    if chat is None:
+        return None
+    if chat.video_message_id is not None:
+        where = chat.thread_id or chat.channel_id
+        return message_link(chat.workspace_id, where, chat.video_message_id)
+    if chat.status_message_id is not None:
+        return message_link(chat.workspace_id, chat.channel_id, chat.status_message_id)
+    return None
+
+
+def audit_embed(entry: AuditEntry) -> discord.Embed:
+    """One audit entry: headline, who and where, the facts, a link to the result."""
+    colour = (
+        discord.Colour.green()
+        if entry.can_take_down
+        else discord.Colour.dark_grey()
+        if entry.kind is AuditKind.SETTING
+        else discord.Colour.red()
+    )
+    embed = discord.Embed(title=audit_title(entry), colour=colour, timestamp=entry.at)
+    if entry.user_id:
+        embed.add_field(name=actor_label(entry), value=f"<@{entry.user_id}>")
+    if entry.channel_id:
+        embed.add_field(name="Channel", value=f"<#{entry.channel_id}>")
+    for name, value in audit_facts(entry):
+        embed.add_field(name=name, value=value[:_MAX_FIELD], inline=name != "Prompt")
+    link = _result_link(entry)
+    if link is not None:
+        embed.add_field(name="Result", value=link, inline=False)
+    return embed

@@ -17,7 +17,8 @@ import discord
 from discord import app_commands
 
 from bot.errors import BotError
-from bot.models import Requester, Task
+from bot.models import ChatRef, Platform, Requester, Task
+from bot.rendering import started_label
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,19 @@ def requester_of(interaction: discord.Interaction[Any]) -> Requester:
     )
 
 
+def chat_of(interaction: discord.Interaction[Any]) -> ChatRef:
+    """Where the interaction came from: its server and channel."""
+    return ChatRef(
+        platform=Platform.DISCORD,
+        workspace_id=str(interaction.guild_id),
+        channel_id=str(interaction.channel_id),
+    )
+
+
 def started_text(task: Task) -> str:
-    """The private confirmation: where to watch the job."""
+    """The private confirmation: where to watch the job (or its place in line)."""
     where = task.chat.thread_id or task.chat.channel_id
-    return f"Started: follow it in <#{where}>."
+    return f"{started_label(task)}: follow it in <#{where}>."
 
 
 async def reply(interaction: discord.Interaction[Any], text: str) -> None:

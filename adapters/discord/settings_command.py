@@ -1,4 +1,5 @@
-"""``/sora-settings`` for moderators and ``/sora-info`` for everyone.
+"""``/sora-settings`` for moderators: private mode, the running limit, the audit
+channel.
 
 Discord hides ``/sora-settings`` from members without Manage Server (its default
 member permissions), but server owners can override that in the integration
@@ -14,11 +15,12 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.replies import reply, reporting, requester_of
+from adapters.discord.replies import chat_of, reply, reporting, requester_of
+from bot.audit.text import audit_channel_text
 from bot.governance import Governor, Limit
-from bot.models import ChatRef, Platform
+from bot.models import Platform
 from bot.ports import Scope
-from bot.rendering import PRIVATE_MODE_EXPLAINED, status_line
+from bot.rendering import PRIVATE_MODE_EXPLAINED
 from bot.service import VideoService
 
 MAX_USER_LIMIT = 50
@@ -163,7 +165,7 @@ class SettingsGroup(app_commands.Group):
             await interaction.response.defer(ephemeral=True, thinking=True)
             scope = _server(interaction)
             limit = await self.service.user_limit(Platform.DISCORD, scope.workspace_id)
-            private = await self.service.private_mode(_chat(interaction))
+            private = await self.service.private_mode(chat_of(interaction))
             lines = [
                 await self.governance.describe(scope),
                 f"- Running videos per member: at most {limit}",
@@ -192,7 +194,9 @@ class SettingsGroup(app_commands.Group):
             if channel is None:
                 # "server default" on the server itself means the built-in: off.
                 scope = Scope(platform=Platform.DISCORD, workspace_id=guild_id)
-                await self.service.set_private_mode(scope, bool(enabled))
+                await self.service.set_private_mode(
+                    scope, bool(enabled), by=requester_of(interaction)
+                )
                 where = "this server"
             else:
                 scope = Scope(
@@ -200,7 +204,9 @@ class SettingsGroup(app_commands.Group):
                     workspace_id=guild_id,
                     channel_id=str(channel.id),
                 )
-                await self.service.set_private_mode(scope, enabled)
+                await self.service.set_private_mode(
+                    scope, enabled, by=requester_of(interaction)
+                )
                 where = f"<#{channel.id}>"
             now = "follows the server" if enabled is None else _onoff(enabled)
             note = f" {PRIVATE_MODE_EXPLAINED}" if enabled else ""
@@ -218,45 +224,35 @@ class SettingsGroup(app_commands.Group):
         async with reporting(interaction):
             await interaction.response.defer(ephemeral=True, thinking=True)
             await self.service.set_user_limit(
-                Platform.DISCORD, str(interaction.guild_id), limit
+                Platform.DISCORD,
+                str(interaction.guild_id),
+                limit,
+                by=requester_of(interaction),
             )
             await reply(
                 interaction, f"Each member may now run {limit} video(s) at once."
             )
 
-
-def _chat(interaction: discord.Interaction[Any]) -> ChatRef:
-    return ChatRef(
-        platform=Platform.DISCORD,
-        workspace_id=str(interaction.guild_id),
-        channel_id=str(interaction.channel_id),
+    @app_commands.command(
+        name="audit-channel",
+        description="Where every video, refusal and settings change is recorded",
     )
-
-
-def info_command(service: VideoService) -> app_commands.Command[Any, ..., None]:
-    """``/sora-info``: the member's running videos and this channel's rules."""
-
-    async def sora_info(interaction: discord.Interaction[Any]) -> None:
+    @app_commands.describe(channel="The audit channel (leave empty to stop posting)")
+    async def audit_channel(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: app_commands.AppCommandChannel | None = None,
+    ) -> None:
         async with reporting(interaction):
             await interaction.response.defer(ephemeral=True, thinking=True)
-            guild_id = str(interaction.guild_id)
-            tasks = await service.running_for_user(
-                Platform.DISCORD, guild_id, str(interaction.user.id)
+            scope = Scope(
+                platform=Platform.DISCORD, workspace_id=str(interaction.guild_id)
             )
-            limit = await service.user_limit(Platform.DISCORD, guild_id)
-            private = await service.private_mode(_chat(interaction))
-            lines = [f"**Your running videos** ({len(tasks)} of {limit} allowed):"]
-            lines += [
-                f"- {status_line(t)} in <#{t.chat.thread_id or t.chat.channel_id}>: "
-                f"{t.request.prompt[:80]}"
-                for t in tasks
-            ] or ["- none"]
-            lines.append(f"Private mode in this channel: {_onoff(private)}.")
-            if private:
-                lines.append(service.private_mode_note())
-            await reply(interaction, "\n".join(lines))
-
-    callback: Any = app_commands.guild_only()(sora_info)
-    return app_commands.command(
-        name="sora-info", description="Your running Sora videos"
-    )(callback)
+            channel_id = None if channel is None else str(channel.id)
+            await self.service.set_audit_channel(
+                scope, channel_id, by=requester_of(interaction)
+            )
+            await reply(
+                interaction,
+                audit_channel_text(None if channel is None else f"<#{channel.id}>"),
+            )

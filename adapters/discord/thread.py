@@ -19,15 +19,17 @@ from typing import Literal
 
 import discord
 
-from adapters.discord.buttons import result_view, running_view
+from adapters.discord.buttons import audit_view, result_view, running_view
 from adapters.discord.convert import DEFAULT_UPLOAD_LIMIT, thread_name
 from adapters.discord.render import (
+    audit_embed,
     error_text,
     status_embed,
     too_large_text,
     video_text,
 )
 from adapters.discord.replies import NO_MENTIONS
+from bot.audit.entries import AuditEntry
 from bot.models import ChatRef, Failure, Platform, Task, VideoResult
 from bot.throttle import EditCoalescer, TokenBucket
 from bot.video_links import VideoLinks
@@ -137,7 +139,7 @@ class DiscordThread:
             int(message_id)
         )
         embed = status_embed(task)
-        running = task.state.in_flight
+        running = task.state.cancellable
         rendered = _fingerprint(embed, running)
         if self._pacing.unchanged(message_id, rendered):
             return
@@ -153,13 +155,13 @@ class DiscordThread:
 
         self._pacing.edits.submit(message_id, edit, self._pacing.bucket)
 
-    async def post_video(self, task: Task, video: VideoResult) -> None:
+    async def post_video(self, task: Task, video: VideoResult) -> ChatRef:
         limit = task.chat.upload_limit or DEFAULT_UPLOAD_LIMIT
         target = self._target(task.chat)
-        view = result_view(task)
+        view = result_view(task, takedown=True)
         if video.size_bytes <= limit:
             await self._pacing.bucket.acquire()
-            await target.send(
+            message = await target.send(
                 video_text(task),
                 file=discord.File(video.path, filename=f"sora-{task.id}.mp4"),
                 view=view,
@@ -169,11 +171,23 @@ class DiscordThread:
             # The bot's copy outlives the provider's link (about an hour).
             own_link = await self._links.link_for(Path(video.path))
             await self._pacing.bucket.acquire()
-            await target.send(
+            message = await target.send(
                 too_large_text(task, video, limit, own_link, self._links.days),
                 view=view,
                 allowed_mentions=NO_MENTIONS,
             )
+        return task.chat.model_copy(update={"video_message_id": str(message.id)})
+
+    async def remove_video(self, task: Task) -> None:
+        message_id = task.chat.video_message_id
+        if message_id is None:
+            return
+        message = self._target(task.chat).get_partial_message(int(message_id))
+        await self._pacing.bucket.acquire()
+        try:
+            await message.delete()
+        except discord.NotFound:
+            log.info("task %s: the video message was already gone", task.id)
 
     async def post_error(self, task: Task, failure: Failure) -> None:
         await self._pacing.bucket.acquire()
@@ -200,3 +214,17 @@ class DiscordDirectory:
 
     def thread(self, chat: ChatRef) -> DiscordThread:
         return DiscordThread(self._client, chat, self._pacing, self._links)
+
+    async def post_audit(self, channel: ChatRef, entry: AuditEntry) -> None:
+        target = self._client.get_partial_messageable(
+            int(channel.channel_id), guild_id=int(channel.workspace_id)
+        )
+        view = (
+            audit_view(entry.task_id)
+            if entry.can_take_down and entry.task_id is not None
+            else discord.utils.MISSING
+        )
+        await self._pacing.bucket.acquire()
+        await target.send(
+            embed=audit_embed(entry), view=view, allowed_mentions=NO_MENTIONS
+        )

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from adapters.slack.parsing import CommandOptions
+from bot.audit.entries import AuditEntry
+from bot.audit.text import actor_label, audit_facts, audit_title
 from bot.capabilities import Offer
 from bot.models import Failure, Orientation, Task, TaskState
 from bot.rendering import (
@@ -27,6 +30,7 @@ Block = dict[str, Any]
 CANCEL_ACTION = "sora_cancel"
 RETRY_ACTION = "sora_retry"
 REMIX_ACTION = "sora_remix"
+TAKEDOWN_ACTION = "sora_takedown"
 GENERATE_VIEW = "sora_generate"
 REMIX_VIEW = "sora_remix_view"
 IMAGE_FILETYPES = ("jpg", "jpeg", "png", "webp")
@@ -85,15 +89,51 @@ def status_blocks(task: Task) -> list[Block]:
     ]
     if (note := private_note(task)) is not None:
         blocks.append({"type": "context", "elements": [_text(note)]})
+    if task.taken_down_at is not None:
+        # Nothing is left to retry, remix or take down.
+        return blocks
     if task.state in _FINISHED:
         buttons = [
             _button("Retry", RETRY_ACTION, task.id),
             _button(remix_label(task), REMIX_ACTION, task.id),
         ]
+        if task.state is TaskState.DELIVERED and task.failure is None:
+            # The uploaded file cannot carry buttons; its status message does.
+            buttons.append(_button("Takedown", TAKEDOWN_ACTION, task.id, "danger"))
     else:
         buttons = [_button("Cancel", CANCEL_ACTION, task.id, "danger")]
     blocks.append({"type": "actions", "block_id": "task", "elements": buttons})
     return blocks
+
+
+def permalink(channel: str, ts: str) -> str:
+    """Slack's archive link to a message (``p`` and the ts without its dot)."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def audit_blocks(entry: AuditEntry) -> tuple[str, list[Block]]:
+    """One audit entry: headline, who and where, the facts, the result, Takedown."""
+    title = escape(audit_title(entry))
+    lines = [f"*{title}*"]
+    if entry.user_id:
+        lines.append(f"{actor_label(entry)}: <@{entry.user_id}>")
+    if entry.channel_id:
+        lines.append(f"Channel: <#{entry.channel_id}>")
+    lines += [f"{label}: {escape(value)}" for label, value in audit_facts(entry)]
+    if entry.result is not None and entry.result.status_message_id is not None:
+        link = permalink(entry.result.channel_id, entry.result.status_message_id)
+        lines.append(f"Result: <{link}|status message>")
+    blocks: list[Block] = [{"type": "section", "text": _text("\n".join(lines))}]
+    if entry.can_take_down and entry.task_id is not None:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    _button("Takedown", TAKEDOWN_ACTION, entry.task_id, "danger")
+                ],
+            }
+        )
+    return title, blocks
 
 
 def failure_blocks(task: Task, failure: Failure) -> tuple[str, list[Block]]:
@@ -131,8 +171,11 @@ def generation_modal(
     *,
     prompt: str = "",
     image_name: str | None = None,
+    options: CommandOptions | None = None,
 ) -> Block:
-    """The ``/sora`` form: prompt, settings and an optional reference image.
+    """The ``/sora`` form: prompt, settings and an optional reference image,
+    pre-set to ``options`` typed with ``/sora`` (length, orientation, HD,
+    private; the model is ``default_model``).
 
     Only what the configured providers ``offer``: no HD box, private box or
     style menu where none of them has it.
@@ -145,6 +188,25 @@ def generation_modal(
     extras = [_option("HD", "hd")] if offer.hd else []
     if offer.private:
         extras.append(_option("Private", "private"))
+    seconds_default = next(o for o in second_options if o["value"] == shortest)
+    orientation_default = orientations[0]
+    chosen: set[str] = set()
+    if options is not None:
+        seconds_default = next(
+            (o for o in second_options if o["value"] == str(options.seconds)),
+            seconds_default,
+        )
+        orientation_default = next(
+            o for o in orientations if o["value"] == options.orientation.value
+        )
+        chosen = {
+            name
+            for name, on in (("hd", options.hd), ("private", options.private))
+            if on
+        }
+    extras_input: Block = {"type": "checkboxes", "options": extras}
+    if picked := [o for o in extras if o["value"] in chosen]:
+        extras_input["initial_options"] = picked
     prompt_input: Block = {
         "type": "plain_text_input",
         "multiline": True,
@@ -165,9 +227,7 @@ def generation_modal(
             {
                 "type": "static_select",
                 "options": second_options,
-                "initial_option": next(
-                    o for o in second_options if o["value"] == shortest
-                ),
+                "initial_option": seconds_default,
             },
         ),
         _input(
@@ -176,7 +236,7 @@ def generation_modal(
             {
                 "type": "radio_buttons",
                 "options": orientations,
-                "initial_option": orientations[0],
+                "initial_option": orientation_default,
             },
         ),
     ]
@@ -186,9 +246,7 @@ def generation_modal(
             _input("style", "Style", {"type": "static_select", "options": styles}, True)
         )
     if extras:
-        blocks.append(
-            _input("extras", "Options", {"type": "checkboxes", "options": extras}, True)
-        )
+        blocks.append(_input("extras", "Options", extras_input, True))
     if image_name is not None:
         note = (
             f"Reference image: *{escape(image_name)}* (from the message). "

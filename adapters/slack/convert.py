@@ -146,6 +146,14 @@ def read_prompt(view: Mapping[str, Any]) -> str:
     return str(values.get("prompt", {}).get("value", {}).get("value") or "").strip()
 
 
+def chosen_model(options: CommandOptions, offer: Offer, default_model: str) -> str:
+    """The model named, else the pro one for ``--pro`` (only accepted where
+    ``offer`` has one), else the default."""
+    return options.model or (
+        (offer.pro_model() or default_model) if options.pro else default_model
+    )
+
+
 def build_request(
     options: CommandOptions,
     *,
@@ -155,13 +163,8 @@ def build_request(
     chat: ChatRef,
     image: ImageInput | None = None,
 ) -> GenerationRequest:
-    """The neutral request; the core validates the combination.
-
-    ``--pro`` was only accepted where ``offer`` has a pro model.
-    """
-    model = options.model or (
-        (offer.pro_model() or default_model) if options.pro else default_model
-    )
+    """The neutral request; the core validates the combination."""
+    model = chosen_model(options, offer, default_model)
     seconds = options.seconds
     if seconds is None:
         seconds = offer.default_seconds(model)

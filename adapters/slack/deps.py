@@ -9,7 +9,7 @@ import aiohttp
 
 from adapters.slack.admins import AdminCheck
 from adapters.slack.blocks import Block, generation_modal
-from adapters.slack.convert import build_request
+from adapters.slack.convert import build_request, chosen_model
 from adapters.slack.parsing import CommandOptions, parse_command
 from bot.config import Settings
 from bot.models import ChatRef, GenerationRequest, ImageInput, Requester
@@ -57,12 +57,18 @@ class SlackDeps:
         *,
         prompt: str = "",
         image_name: str | None = None,
+        options: CommandOptions | None = None,
     ) -> Block:
-        """The ``/sora`` form offering what the configured providers can do."""
+        """The ``/sora`` form offering what the configured providers can do,
+        pre-set to the ``options`` typed with ``/sora`` (``--pro --portrait``)."""
+        model = self.service.default_model
+        if options is not None:
+            model = chosen_model(options, self.service.offer, model)
         return generation_modal(
             metadata,
             self.service.offer,
-            self.service.default_model,
+            model,
             prompt=prompt,
             image_name=image_name,
+            options=options,
         )

@@ -86,8 +86,9 @@ class VideoUploader:
         channel: str,
         thread_ts: str | None,
         comment: str,
-    ) -> None:
-        """getUploadURLExternal, stream the bytes, completeUploadExternal.
+    ) -> str:
+        """getUploadURLExternal, stream the bytes, completeUploadExternal; returns
+        the file's id (a takedown deletes it with ``files.delete``).
 
         Raises ``UploadError`` (or ``SlackApiError``) when Slack does not take it.
         """
@@ -114,6 +115,7 @@ class VideoUploader:
                 thread_ts=thread_ts,
                 initial_comment=comment,
             )
+        return file_id
 
 
 def _open_sized(path: Path) -> tuple[BinaryIO, int]:

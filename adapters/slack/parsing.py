@@ -18,8 +18,10 @@ from bot.models import Orientation
 
 ADMIN_USAGE = (
     "Usage: `/sora-admin private on|off [#channel]` turns private mode on or off "
-    "for the workspace (or one channel); `/sora-admin limit N` sets how many videos "
-    "one person may have in progress; "
+    "for the workspace (or one channel); `/sora-admin private default #channel` "
+    "makes a channel follow the workspace again; `/sora-admin limit N` sets how "
+    "many videos one person may have in progress; "
+    "`/sora-admin audit #channel` (or `off`) picks the audit channel; "
     "`/sora-admin limits set|clear <limit> [N|none]` (limits: "
     + ", ".join(f"`{limit.value}`" for limit in Limit)
     + "); `/sora-admin words add|remove <entry>` and `/sora-admin words list` "
@@ -28,6 +30,10 @@ ADMIN_USAGE = (
     "`/sora-admin users allow @person @group…` or `users clear`; "
     "`/sora-admin timezone Europe/Berlin`; `/sora-admin` shows the current settings."
 )
+
+# ``/sora help`` and friends: a word alone that is a command, never a prompt
+# (a video of the word "help" would cost the operator for nothing).
+VERBS = frozenset({"help", "info", "mine"})
 
 # macOS and iOS turn a typed "--" into an en or em dash ("smart dashes"), so a flag
 # may arrive as "—pro"; all three spellings mean the same flag.
@@ -43,6 +49,12 @@ _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
 class CommandSyntaxError(UserInputError):
     """The command text does not follow the syntax; the message shows the syntax."""
+
+
+def parse_verb(text: str) -> str | None:
+    """``help``, ``info`` or ``mine`` when that word is all the text, else None."""
+    word = text.strip().lower()
+    return word if word in VERBS else None
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,10 @@ def usage(offer: Offer) -> str:
     return (
         f"Usage: `/sora <prompt> {' '.join(flags)}`\n"
         f"e.g. `/sora {example}`. "
-        "Type just `/sora` to open a form where you can also attach a reference image."
+        "Type just `/sora` (or only options, e.g. `/sora --portrait`) to open a "
+        "form where you can also attach a reference image. "
+        "`/sora info` shows your running and waiting videos, `/sora mine` your "
+        "newest ones, `/sora help` this help."
     )
 
 
@@ -136,13 +151,22 @@ def parse_command(text: str, offer: Offer) -> CommandOptions:
 
 @dataclass(frozen=True)
 class PrivateCommand:
-    enabled: bool
+    """``enabled`` None: the channel follows the workspace again."""
+
+    enabled: bool | None
     channel_id: str | None = None
 
 
 @dataclass(frozen=True)
 class LimitCommand:
     limit: int
+
+
+@dataclass(frozen=True)
+class AuditCommand:
+    """``channel_id`` None: stop posting audit entries."""
+
+    channel_id: str | None
 
 
 @dataclass(frozen=True)
@@ -186,7 +210,9 @@ class TimezoneCommand:
 GovernanceCommand = (
     QuotaCommand | WordsCommand | ChannelsCommand | UsersCommand | TimezoneCommand
 )
-AdminCommand = PrivateCommand | LimitCommand | ShowSettings | GovernanceCommand
+AdminCommand = (
+    PrivateCommand | LimitCommand | AuditCommand | ShowSettings | GovernanceCommand
+)
 
 
 def _unescape(text: str) -> str:
@@ -243,6 +269,16 @@ def _governance(verb: str, args: list[str], text: str) -> AdminCommand | None:
     return None
 
 
+def _channel(word: str) -> str:
+    match = _CHANNEL.match(word)
+    if match is None:
+        raise CommandSyntaxError(
+            f"`{word}` is not a channel. Pick it with `#` so Slack links it.\n"
+            f"{ADMIN_USAGE}"
+        )
+    return match.group(1)
+
+
 def parse_admin(text: str) -> AdminCommand:
     """Parse ``/sora-admin`` text. Raises ``CommandSyntaxError`` with the syntax."""
     words = text.split()
@@ -252,17 +288,14 @@ def parse_admin(text: str) -> AdminCommand:
     governance = _governance(verb, args, text)
     if governance is not None:
         return governance
-    if verb == "private" and 1 <= len(args) <= 2 and args[0].lower() in ("on", "off"):
-        channel_id = None
-        if len(args) == 2:
-            match = _CHANNEL.match(args[1])
-            if match is None:
-                raise CommandSyntaxError(
-                    f"`{args[1]}` is not a channel. Pick it with `#` so Slack "
-                    f"links it.\n{ADMIN_USAGE}"
-                )
-            channel_id = match.group(1)
-        return PrivateCommand(args[0].lower() == "on", channel_id)
+    mode = args[0].lower() if args else ""
+    if verb == "private" and 1 <= len(args) <= 2 and mode in ("on", "off"):
+        channel_id = _channel(args[1]) if len(args) == 2 else None
+        return PrivateCommand(mode == "on", channel_id)
+    if verb == "private" and len(args) == 2 and mode == "default":
+        return PrivateCommand(None, _channel(args[1]))
+    if verb == "audit" and len(args) == 1:
+        return AuditCommand(None if mode == "off" else _channel(args[0]))
     if verb == "limit" and len(args) == 1 and args[0].isdigit():
         limit = int(args[0])
         if not 1 <= limit <= 100:

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import (
+    audit_blocks,
     escape,
     failure_blocks,
     status_blocks,
@@ -23,6 +24,7 @@ from adapters.slack.blocks import (
     video_comment,
 )
 from adapters.slack.files import VideoUploader
+from bot.audit.entries import AuditEntry
 from bot.errors import UserInputError
 from bot.models import ChatRef, Failure, Platform, Task, VideoResult
 from bot.rendering import oversized_video_text
@@ -33,6 +35,8 @@ from bot.video_links import VideoLinks
 _NOT_POSTABLE = frozenset(
     {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 )
+# A takedown of something already deleted is done.
+_GONE = frozenset({"file_not_found", "file_deleted", "message_not_found"})
 # Slack documents no file size limit; 1 GB is the figure commonly quoted
 # (reference/platform-limits.md, "Max file size").
 UPLOAD_LIMIT = 1024 * 1024 * 1024
@@ -81,12 +85,12 @@ class SlackThread:
             channel=channel, ts=ts, text=status_text(task), blocks=status_blocks(task)
         )
 
-    async def post_video(self, task: Task, video: VideoResult) -> None:
+    async def post_video(self, task: Task, video: VideoResult) -> ChatRef:
         limit = task.chat.upload_limit or self._directory.upload_limit
         if video.size_bytes > limit:
-            await self._post_link(task, video, limit)
-            return
-        await self._directory.uploader.upload(
+            ts = await self._post_link(task, video, limit)
+            return task.chat.model_copy(update={"video_message_id": ts})
+        file_id = await self._directory.uploader.upload(
             Path(video.path),
             filename=f"sora-{task.id}.mp4",
             title=escape(task.request.prompt[:100]),
@@ -94,8 +98,24 @@ class SlackThread:
             thread_ts=task.chat.thread_id,
             comment=video_comment(task),
         )
+        return task.chat.model_copy(update={"video_file_id": file_id})
 
-    async def _post_link(self, task: Task, video: VideoResult, limit: int) -> None:
+    async def remove_video(self, task: Task) -> None:
+        """``files.delete`` removes an uploaded video from every message showing
+        it; a linked one is a message of its own (``chat.delete``)."""
+        chat = task.chat
+        try:
+            if chat.video_file_id is not None:
+                await self._client.files_delete(file=chat.video_file_id)
+            if chat.video_message_id is not None:
+                await self._client.chat_delete(
+                    channel=chat.channel_id, ts=chat.video_message_id
+                )
+        except SlackApiError as error:
+            if error.response.get("error") not in _GONE:
+                raise
+
+    async def _post_link(self, task: Task, video: VideoResult, limit: int) -> str:
         """A link where Slack would not take the file: the bot's copy, kept
         ``VIDEO_LINK_DAYS`` days, else the provider's (short-lived) link."""
         links = self._directory.links
@@ -108,13 +128,14 @@ class SlackThread:
             provider_link=video.source_url,
         )
         user = task.request.requester.user_id
-        await self._client.chat_postMessage(
+        response = await self._client.chat_postMessage(
             channel=task.chat.channel_id,
             thread_ts=task.chat.thread_id,
             text=f"<@{user}> your video is ready. {escape(reason)}",
             unfurl_links=False,
             unfurl_media=False,
         )
+        return str(response["ts"])
 
     async def post_error(self, task: Task, failure: Failure) -> None:
         text, blocks = failure_blocks(task, failure)
@@ -162,6 +183,12 @@ class SlackDirectory:
 
     def thread(self, chat: ChatRef) -> SlackThread:
         return SlackThread(self)
+
+    async def post_audit(self, channel: ChatRef, entry: AuditEntry) -> None:
+        text, blocks = audit_blocks(entry)
+        await self.client.chat_postMessage(
+            channel=channel.channel_id, text=text, blocks=blocks, unfurl_links=False
+        )
 
     async def aclose(self) -> None:
         """Send the newest pending edit of every status message, then stop.

@@ -240,7 +240,7 @@ class Governor:
     ) -> str:
         """Set (``value``: a number or ``none``) or clear (None) a limit here."""
         stored = None if value is None else parse_limit_value(limit, value)
-        await self._change(scope, LIMIT_KEYS[limit], stored, by)
+        await self.change_setting(scope, LIMIT_KEYS[limit], stored, by)
         label = limit_label(limit, scope.platform)
         where = self._where(scope)
         now = self._cap_text(limit, (await self.caps(scope))[limit])
@@ -257,7 +257,7 @@ class Governor:
             raise UserInputError(
                 f"The list is full ({MAX_ENTRIES} entries); remove some first."
             )
-        await self._change(scope, WORDS, dump_entries([*entries, entry]), by)
+        await self.change_setting(scope, WORDS, dump_entries([*entries, entry]), by)
         return (
             f"Blocked {self._where(scope)}: `{entry}` ({_entries(len(entries) + 1)})."
         )
@@ -268,7 +268,7 @@ class Governor:
         if entry not in entries:
             return f"`{entry}` is not on the list {self._where(scope)}."
         entries.remove(entry)
-        await self._change(scope, WORDS, dump_entries(entries), by)
+        await self.change_setting(scope, WORDS, dump_entries(entries), by)
         where = self._where(scope)
         return f"No longer blocked {where}: `{entry}` ({_entries(len(entries))})."
 
@@ -295,12 +295,12 @@ class Governor:
         channels = _ids(await self._store.get_setting(scope, CHANNELS))
         if channel_id not in channels:
             channels.append(channel_id)
-            await self._change(scope, CHANNELS, dump_entries(channels), by)
+            await self.change_setting(scope, CHANNELS, dump_entries(channels), by)
         where = listing([channel_mention(c) for c in channels], "and")
         return f"/sora now works only in {where} {self._where(scope)}."
 
     async def clear_channels(self, scope: Scope, by: str) -> str:
-        await self._change(scope, CHANNELS, None, by)
+        await self.change_setting(scope, CHANNELS, None, by)
         return f"/sora now works in every channel {self._where(scope)}."
 
     async def allow_members(
@@ -311,21 +311,37 @@ class Governor:
         added = [m for m in member_ids if m not in members]
         if added:
             members += added
-            await self._change(scope, MEMBERS, dump_entries(members), by)
+            await self.change_setting(scope, MEMBERS, dump_entries(members), by)
         who = self._members_text(scope, members)
         return f"/sora is now open only to {who} {self._where(scope)}."
 
     async def clear_members(self, scope: Scope, by: str) -> str:
-        await self._change(scope, MEMBERS, None, by)
+        await self.change_setting(scope, MEMBERS, None, by)
         return f"/sora is now open to everyone {self._where(scope)}."
 
     async def set_timezone(self, scope: Scope, name: str | None, by: str) -> str:
         """A zoneinfo name; None or ``UTC`` goes back to UTC."""
         zone = UTC_ZONE if name is None else parse_zone(name)
         stored = None if zone_label(zone) == "UTC" else zone.key
-        await self._change(scope, TIMEZONE, stored, by)
+        await self.change_setting(scope, TIMEZONE, stored, by)
         where, label = self._where(scope), zone_label(zone)
         return f"Days and months {where} now start at 00:00 {label}."
+
+    async def member_use(self, scope: Scope, user_id: str) -> str:
+        """One member's videos today against their daily limit (``/sora-info``)."""
+        caps = await self.caps(scope)
+        when = periods(self._clock(), await self.zone(scope))
+        totals = await self._store.usage_totals(
+            self._query(scope, user_id, when.day_start, when.month_start)
+        )
+        made = totals.user_day_videos
+        cap = caps[Limit.USER_DAILY_VIDEOS]
+        of = (
+            ""
+            if cap is None
+            else f" of your {self._cap_text(Limit.USER_DAILY_VIDEOS, cap)}"
+        )
+        return f"Today you have made {made} video{'' if made == 1 else 's'}{of}."
 
     async def describe(self, scope: Scope) -> str:
         """Every governance setting in force here, with today's use."""
@@ -429,7 +445,11 @@ class Governor:
             log.exception("the audit sink failed to record a refused attempt")
         raise Refused(message, reason)
 
-    async def _change(self, scope: Scope, key: str, value: str | None, by: str) -> None:
+    async def change_setting(
+        self, scope: Scope, key: str, value: str | None, by: str
+    ) -> None:
+        """Store a setting and tell the audit sink who changed it, from what to
+        what (``by`` is a user id)."""
         before = await self._store.get_setting(scope, key)
         await self._store.set_setting(scope, key, value)
         log.info("setting %s in %s changed by %s", key, scope.workspace_id, by)

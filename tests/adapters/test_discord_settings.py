@@ -102,7 +102,10 @@ async def test_private_mode_for_one_channel_leaves_the_others_alone(
     assert [r.body["private"] for r in simulator.requests] == [False, True]
 
 
-async def test_moderator_sets_the_per_member_limit(fake: FakeDiscord, slow_env):
+async def test_moderator_sets_the_per_member_limit(
+    fake: FakeDiscord, slow_env, slow_simulator
+):
+    simulator = slow_simulator
     async with running_bot(bot_settings(slow_env), fake):
         inter = await fake.send_slash(
             "sora-settings",
@@ -120,9 +123,11 @@ async def test_moderator_sets_the_per_member_limit(fake: FakeDiscord, slow_env):
         await fake.send_slash("sora", {"prompt": "first"})
         await wait_for_status(fake)
         second = await fake.send_slash("sora", {"prompt": "second"})
-        await fake.wait_until(lambda: "in progress" in reply_text(second))
+        await fake.wait_until(lambda: "Queued, 1st in line" in reply_text(second))
 
-    assert len(await wait_for_status(fake)) == 1
+    # The second waits in line: its status is posted, nothing is sent for it.
+    assert len(await wait_for_status(fake, 2)) == 2
+    assert len(simulator.requests) == 1
 
 
 async def test_sora_info_lists_the_members_running_videos(fake: FakeDiscord, slow_env):
@@ -137,5 +142,5 @@ async def test_sora_info_lists_the_members_running_videos(fake: FakeDiscord, slo
 
     assert "a slow glacier" in reply_text(info)
     assert f"<#{status.thread_id}>" in reply_text(info)
-    assert "(0 of 3 allowed)" in reply_text(other)
+    assert "Your running videos (0 of 3)" in reply_text(other)
     assert info.ephemeral

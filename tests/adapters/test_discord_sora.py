@@ -57,6 +57,7 @@ async def test_sora_ends_with_the_mp4_in_a_thread_on_the_status_message(
     assert [cid.rsplit(":", 1)[0] + ":" for cid in custom_ids(video)] == [
         "sora:retry:",
         "sora:remix:",
+        "sora:takedown:",
     ]
     assert progress_of(status.payload).startswith("Queued")
     assert "100%" in progress_of(status.edits[-1])

@@ -29,6 +29,7 @@ from adapters.slack.blocks import (
     REMIX_ACTION,
     REMIX_VIEW,
     RETRY_ACTION,
+    TAKEDOWN_ACTION,
 )
 from adapters.slack.deps import SlackDeps
 from adapters.slack.surface import BOT_EVENTS, COMMANDS, MESSAGE_SHORTCUTS
@@ -40,8 +41,10 @@ SCOPE_OF = {
     "chat_postMessage": "chat:write",
     "chat_postEphemeral": "chat:write",
     "chat_update": "chat:write",
+    "chat_delete": "chat:write",  # a takedown of a linked video (the bot's own)
     "files_getUploadURLExternal": "files:write",
     "files_completeUploadExternal": "files:write",
+    "files_delete": "files:write",  # a takedown of an uploaded video
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",  # the user-group gate
     "views_open": None,  # needs only the trigger of an interaction
@@ -88,7 +91,7 @@ def _requests() -> dict[tuple[str, str], dict[str, Any]]:
             "event": {"type": event},
             **team,
         }
-    for action in (RETRY_ACTION, REMIX_ACTION, CANCEL_ACTION):
+    for action in (RETRY_ACTION, REMIX_ACTION, CANCEL_ACTION, TAKEDOWN_ACTION):
         bodies["action", action] = {
             "type": "block_actions",
             "actions": [{"action_id": action, "block_id": "b", "type": "button"}],

@@ -100,3 +100,46 @@ async def test_sigkill_mid_job_then_restart_delivers_once_in_the_same_thread(
     assert video.thread_ts == status.ts
     assert video.data == SAMPLE_MP4.read_bytes()
     assert len(simulator.requests) == 1
+
+
+async def test_a_waiting_request_survives_sigkill_and_starts_after_the_restart(
+    tmp_path, fake, simulator
+):
+    env = {
+        **bot_env(tmp_path, fake, simulator),
+        "HTTP_PORT": str(_free_port()),
+        "USER_CONCURRENCY_LIMIT": "1",
+    }
+    log = tmp_path / "bot.log"
+    url = f"http://127.0.0.1:{env['HTTP_PORT']}/slack/events"
+    process = await _start(env, log)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for prompt in ("a heron that survives", "a heron that waits"):
+                await HttpDelivery(url, session).command(slash_command(fake, prompt))
+        await eventually(lambda: len(status_messages(fake, CHANNEL)) == 2)
+        waiting = status_messages(fake, CHANNEL)[1]
+        await eventually(lambda: "Queued, 1st in line" in str(waiting.blocks))
+        # Killed while the first one generates (a create under way when the
+        # bot dies is the tracker's business, see the test above).
+        await fake.wait_for(
+            "chat.update", where=lambda c: "Generating" in str(c.args), within=10
+        )
+        process.send_signal(signal.SIGKILL)
+        process.wait(5)
+        created_before = len(simulator.requests)
+
+        process = await _start(env, log)
+        await fake.wait_for("files.completeUploadExternal", count=2, within=30)
+        await eventually(lambda: all_done(fake, CHANNEL))
+    finally:
+        process.terminate()
+        process.wait(10)
+
+    assert created_before == 1
+    assert [r.body["prompt"] for r in simulator.requests] == [
+        "a heron that survives",
+        "a heron that waits",
+    ]
+    threads = sorted(v.thread_ts or "" for v in fake.uploaded_files)
+    assert threads == sorted(s.ts for s in status_messages(fake, CHANNEL))

@@ -105,10 +105,10 @@ async def test_channel_setting_overrides_workspace_private_mode(
     assert await service.private_mode(make_request().chat) is True
 
 
-async def test_user_limit_refuses_one_more_with_a_friendly_message(
+async def test_user_limit_without_a_queue_refuses_one_more_with_a_friendly_message(
     make_runtime, simulator
 ) -> None:
-    runtime = await make_runtime(USER_CONCURRENCY_LIMIT=2)
+    runtime = await make_runtime(USER_CONCURRENCY_LIMIT=2, USER_QUEUE_LIMIT=0)
     for _ in range(2):
         await runtime.service.submit(make_request())
 
@@ -126,7 +126,7 @@ async def test_user_limit_refuses_one_more_with_a_friendly_message(
 async def test_workspace_user_limit_overrides_the_default_and_frees_up(
     make_runtime,
 ) -> None:
-    runtime = await make_runtime()
+    runtime = await make_runtime(USER_QUEUE_LIMIT=0)
     service = runtime.service
     await service.set_user_limit(Platform.CLI, "w1", 1)
 

@@ -11,12 +11,13 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from bot.audit.entries import AuditEntry
 from bot.models import ChatRef, Failure, Platform, Task, VideoResult
 
 
 @dataclass
 class ChatEvent:
-    kind: str  # "status", "edit", "video", "error"
+    kind: str  # "status", "edit", "video", "error", "removed"
     task: Task
     video: VideoResult | None = None
     failure: Failure | None = None
@@ -34,8 +35,14 @@ class RecordingChat:
     fail_posts: int = 0  # how many post_video/post_error calls raise first
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
+    audits: list[tuple[ChatRef, AuditEntry]] = field(default_factory=list)
+
     def thread(self, chat: ChatRef) -> RecordingThread:
         return RecordingThread(self)
+
+    async def post_audit(self, channel: ChatRef, entry: AuditEntry) -> None:
+        self.audits.append((channel, entry))
+        self.changed.set()
 
     def record(self, event: ChatEvent) -> None:
         self.events.append(event)
@@ -82,6 +89,9 @@ class RecordingThread:
     async def post_video(self, task: Task, video: VideoResult) -> None:
         self._fail_maybe()
         self._chat.record(ChatEvent("video", task, video=video))
+
+    async def remove_video(self, task: Task) -> None:
+        self._chat.record(ChatEvent("removed", task))
 
     async def post_error(self, task: Task, failure: Failure) -> None:
         self._fail_maybe()

@@ -72,6 +72,8 @@ class FakeSlack:
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.uploaded_files: list[UploadedFile] = []
+        self.deleted_messages: list[tuple[str, str]] = []
+        self.deleted_files: list[str] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         # User-group id -> member user ids (``usergroups.users.list``).

@@ -126,11 +126,34 @@ def complete_upload(fake: FakeSlack, args: dict[str, Any]) -> dict[str, Any]:
     return {"files": done}
 
 
+def delete_message(fake: FakeSlack, args: dict[str, Any]) -> dict[str, Any]:
+    key = (args.get("channel", ""), args.get("ts", ""))
+    if fake.messages.pop(key, None) is None:
+        return {"ok": False, "error": "message_not_found"}
+    fake.deleted_messages.append(key)
+    return {"channel": key[0], "ts": key[1]}
+
+
+def delete_file(fake: FakeSlack, args: dict[str, Any]) -> dict[str, Any]:
+    """Like Slack: the file goes, and with it from every message that shared it."""
+    file_id = args.get("file", "")
+    kept = [f for f in fake.uploaded_files if f.id != file_id]
+    if len(kept) == len(fake.uploaded_files):
+        return {"ok": False, "error": "file_not_found"}
+    fake.uploaded_files[:] = kept
+    for message in fake.messages.values():
+        message.files = [f for f in message.files if f.get("id") != file_id]
+    fake.deleted_files.append(file_id)
+    return {}
+
+
 HANDLERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": auth_test,
     "apps.connections.open": open_connection,
     "chat.postMessage": post_message,
     "chat.update": update_message,
+    "chat.delete": delete_message,
+    "files.delete": delete_file,
     "chat.postEphemeral": post_ephemeral,
     "views.open": open_view,
     "views.update": open_view,

@@ -1,4 +1,5 @@
-"""The buttons on status and failure messages: Retry, Remix and Cancel.
+"""The buttons on status, failure and audit messages: Retry, Remix, Cancel and
+Takedown.
 
 Each button's ``value`` is the task id, so a click works whatever happened to the
 bot since the message was posted; the service looks the task up and decides.
@@ -17,11 +18,13 @@ from adapters.slack.blocks import (
     CANCEL_ACTION,
     REMIX_ACTION,
     RETRY_ACTION,
+    TAKEDOWN_ACTION,
     remix_modal,
 )
 from adapters.slack.deps import SlackDeps
 from adapters.slack.listeners.views import requester_of
 from adapters.slack.replies import reporting, via_response_url
+from bot.audit.text import TAKEDOWN_DONE
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -66,6 +69,22 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             )
             await deps.service.cancel(task.id, by, moderator=moderator)
 
+    async def takedown(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: AsyncRespond,
+    ) -> None:
+        await ack()
+        tell = via_response_url(respond)
+        async with reporting(tell):
+            by = requester_of(body)
+            # Asked on every click: a button in a channel anyone can press.
+            moderator = await deps.admins.is_admin(by.user_id)
+            await deps.service.take_down(str(action["value"]), by, moderator=moderator)
+            await tell(TAKEDOWN_DONE)
+
     app.action(RETRY_ACTION)(retry)
     app.action(REMIX_ACTION)(remix)
     app.action(CANCEL_ACTION)(cancel)
+    app.action(TAKEDOWN_ACTION)(takedown)
