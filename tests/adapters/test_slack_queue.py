@@ -74,6 +74,13 @@ async def bot(tmp_path, fake, simulator) -> AsyncIterator[Bot]:
 
 
 @pytest.fixture
+async def private_capable(tmp_path, fake, simulator) -> AsyncIterator[Bot]:
+    """A ``v2`` relay: it has a private field, so private mode can be switched on."""
+    async for running in _bot(tmp_path, fake, simulator, SORA_API_DIALECT="v2"):
+        yield running
+
+
+@pytest.fixture
 async def one_at_a_time(tmp_path, fake, simulator) -> AsyncIterator[Bot]:
     async for running in _bot(tmp_path, fake, simulator, USER_CONCURRENCY_LIMIT="1"):
         yield running
@@ -196,7 +203,10 @@ async def test_options_without_a_prompt_open_the_form_pre_set(bot: Bot):
     assert bot.simulator.requests == []
 
 
-async def test_admin_resets_a_channel_to_the_workspace_default(bot: Bot):
+async def test_admin_resets_a_channel_to_the_workspace_default(
+    private_capable: Bot,
+):
+    bot = private_capable
     chat = bot.runtime.service
     await bot.admin("private on")
     await bot.admin(f"private off <#{CHANNEL}|general>")
