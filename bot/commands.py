@@ -44,7 +44,7 @@ from bot.runtime import (
 )
 from bot.signals import Interrupted, Signals
 from bot.simulator import Simulator
-from bot.store import SqliteTaskStore
+from bot.storage.sqlite import SqliteTaskStore
 from bot.terminal import TerminalDirectory, cli_chat
 
 log = logging.getLogger(__name__)

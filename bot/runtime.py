@@ -49,7 +49,7 @@ from bot.queue import TaskQueue
 from bot.readiness import Readiness
 from bot.service import VideoService
 from bot.simulator import Simulator
-from bot.store import SqliteTaskStore
+from bot.storage.sqlite import SqliteTaskStore
 from bot.tracker import Tracker
 from bot.video_links import VideoLinks
 from bot.web import HttpServer, build_app

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from bot.config import Settings
-from bot.store import SqliteTaskStore
+from bot.storage.sqlite import SqliteTaskStore
 from tests.fakes.chat import RecordingChat
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from bot.config import DIALECTS
 from bot.models import Platform, Task, TaskState
 from bot.rendering import failure_text
 from bot.simulator import FileRecord, RecordedRequest, Simulator
-from bot.store import SqliteTaskStore
+from bot.storage.sqlite import SqliteTaskStore
 
 pytestmark = pytest.mark.e2e
 

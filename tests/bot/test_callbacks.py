@@ -26,7 +26,7 @@ from bot.models import (
 from bot.ports import Submission
 from bot.providers import make_provider
 from bot.simulator import Simulator
-from bot.store import SqliteTaskStore
+from bot.storage.sqlite import SqliteTaskStore
 from bot.web import HttpServer, build_app
 from bot.webhooks import sign_standard_webhook
 

@@ -10,7 +10,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from bot.store import MIGRATIONS, SqliteTaskStore
+from bot.storage.sqlite import MIGRATIONS, SqliteTaskStore
 
 
 async def test_only_the_first_claim_of_a_key_wins(store: SqliteTaskStore) -> None:

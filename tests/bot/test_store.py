@@ -19,7 +19,7 @@ from bot.models import (
     utcnow,
 )
 from bot.ports import Scope
-from bot.store import MIGRATIONS, SqliteTaskStore
+from bot.storage.sqlite import MIGRATIONS, SqliteTaskStore
 from tests.fakes.tasks import make_image, make_request, make_task
 
 

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.models import TaskState
-from bot.store import MIGRATIONS, SqliteTaskStore
+from bot.storage.sqlite import MIGRATIONS, SqliteTaskStore
 from tests.fakes.tasks import make_task
 
 

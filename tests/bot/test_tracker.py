@@ -18,7 +18,7 @@ from bot.models import (
     TaskState,
     VideoResult,
 )
-from bot.store import SqliteTaskStore
+from bot.storage.sqlite import SqliteTaskStore
 from tests.fakes.chat import RecordingChat
 from tests.fakes.tasks import creates, make_image, make_request, make_task, settled
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.models import Platform
 from bot.ports import UsageClaim, UsageQuery, UsageTotals
-from bot.store import MIGRATIONS, SqliteTaskStore
+from bot.storage.sqlite import MIGRATIONS, SqliteTaskStore
 
 NOW = datetime(2026, 5, 17, 15, 0, tzinfo=UTC)
 QUERY = UsageQuery(

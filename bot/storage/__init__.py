@@ -1,0 +1,1 @@
+"""Durable tasks and settings: the ``TaskStore`` on SQLite or PostgreSQL."""
