@@ -299,17 +299,6 @@ class Settings(BaseSettings):
         )
 
     @property
-    def sqlite_path(self) -> Path:
-        """The database file named by ``DATABASE_URL`` (``sqlite:///relative/path``)."""
-        prefix = "sqlite:///"
-        if not self.database_url.startswith(prefix):
-            raise ConfigError(
-                "DATABASE_URL must look like sqlite:///path/to/file.db "
-                f"(got a URL starting {self.database_url.split(':', 1)[0]}:)"
-            )
-        return Path(self.database_url[len(prefix) :])
-
-    @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret value set, so log output can mask them wherever they occur."""
         values = (getattr(self, name) for name in type(self).model_fields)
