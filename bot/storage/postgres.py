@@ -100,10 +100,16 @@ class PostgresTaskStore:
             pool = await asyncpg.create_pool(
                 url, min_size=POOL_MIN_SIZE, max_size=POOL_MAX_SIZE
             )
-        except (OSError, asyncpg.PostgresError, ValueError) as exc:
+        except (
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            ValueError,
+        ) as exc:
             # The URL holds the password: name only where it points.
             raise ConfigError(
-                f"Cannot open the PostgreSQL database {where(url)}: {exc}"
+                f"DATABASE_URL: cannot open the PostgreSQL database {where(url)} "
+                f"({exc or type(exc).__name__})"
             ) from None
         try:
             await _migrate(pool, migrations)

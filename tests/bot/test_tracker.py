@@ -18,7 +18,7 @@ from bot.models import (
     TaskState,
     VideoResult,
 )
-from bot.storage.sqlite import SqliteTaskStore
+from bot.storage import open_store
 from tests.fakes.chat import RecordingChat
 from tests.fakes.tasks import creates, make_image, make_request, make_task, settled
 
@@ -351,7 +351,7 @@ async def test_shutdown_with_a_hung_provider_call_is_quick_and_loses_nothing(
     elapsed = time.monotonic() - started
 
     assert elapsed < 5
-    async with SqliteTaskStore.open(runtime.settings.sqlite_path) as store:
+    async with open_store(runtime.settings.database_url) as store:
         saved = await store.get(task.id)
     assert saved.state in (TaskState.SUBMITTED, TaskState.RUNNING)
     assert saved.provider_task_id is not None
