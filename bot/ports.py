@@ -198,7 +198,7 @@ _Refusal = TypeVar("_Refusal")
 
 
 class TaskStore(Protocol):
-    """Durable tasks and per-scope settings. SQLite today; PostgreSQL can follow."""
+    """Durable tasks and per-scope settings, on SQLite or PostgreSQL (bot.storage)."""
 
     async def add(self, task: Task) -> None: ...
 
