@@ -82,14 +82,13 @@ Marker = Callable[[int], str]
 def insert_sql(mark: Marker) -> str:
     """``INSERT`` of ``ADD_COLUMNS``, for ``add_values``."""
     marks = ", ".join(mark(n) for n in range(1, len(ADD_COLUMNS) + 1))
-    # Column names are this module's constants, never input.
-    return f"INSERT INTO tasks ({', '.join(ADD_COLUMNS)}) VALUES ({marks})"  # noqa: S608
+    return f"INSERT INTO tasks ({', '.join(ADD_COLUMNS)}) VALUES ({marks})"
 
 
 def save_sql(mark: Marker) -> str:
     """``UPDATE`` of ``SAVE_COLUMNS`` by id, for ``save_values``."""
     sets = ", ".join(f"{c} = {mark(n)}" for n, c in enumerate(SAVE_COLUMNS, 1))
-    return f"UPDATE tasks SET {sets} WHERE id = {mark(len(SAVE_COLUMNS) + 1)}"  # noqa: S608
+    return f"UPDATE tasks SET {sets} WHERE id = {mark(len(SAVE_COLUMNS) + 1)}"
 
 
 def add_values(task: Task, encode_time: TimeEncoder) -> tuple[object, ...]:

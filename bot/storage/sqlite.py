@@ -13,18 +13,15 @@ submission still have the bytes without copying them into every task row.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
 import aiosqlite
 
-from bot.errors import TaskNotFound
-from bot.models import Platform, Task
-from bot.ports import Scope
 from bot.storage import rows
+from bot.storage.base import Queries, SqlTaskStore
 from bot.storage.schema import check_known
 
 MIGRATIONS: tuple[str, ...] = (
@@ -69,49 +66,38 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
-class SqliteTaskStore:
+class SqliteTaskStore(SqlTaskStore):
     """The ``TaskStore`` on one SQLite file.
 
     Use ``async with SqliteTaskStore.open(path) as store`` or ``await
     SqliteTaskStore.connect(path)`` followed by ``await store.close()``.
     """
 
+    SQL = Queries.spelt(lambda _: "?", tie="rowid")
+
     def __init__(self, db: aiosqlite.Connection) -> None:
+        super().__init__()
         self._db = db
-        # Every /sora reads up to three settings, and only this store writes them:
-        # a copy in memory (a few entries per server) saves those round trips.
-        self._settings: dict[tuple[str, str, str, str], str | None] = {}
 
     @classmethod
     async def connect(
-        cls, path: Path | str, migrations: Sequence[str] = MIGRATIONS
+        cls, target: Path | str, migrations: Sequence[str] | None = None
     ) -> Self:
-        """Open (creating if needed) and migrate the database at ``path``."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating if needed) and migrate the database file ``target``."""
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
         # Autocommit: every statement is its own transaction, so a write is one
         # round trip to aiosqlite's thread instead of two (execute, then commit).
-        db = await aiosqlite.connect(path, isolation_level=None)
+        db = await aiosqlite.connect(target, isolation_level=None)
         try:
             db.row_factory = aiosqlite.Row
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=5000")
-            await _migrate(db, migrations)
+            await _migrate(db, MIGRATIONS if migrations is None else migrations)
         except BaseException:
             await db.close()
             raise
         return cls(db)
-
-    @classmethod
-    @asynccontextmanager
-    async def open(
-        cls, path: Path | str, migrations: Sequence[str] = MIGRATIONS
-    ) -> AsyncIterator[Self]:
-        store = await cls.connect(path, migrations)
-        try:
-            yield store
-        finally:
-            await store.close()
 
     async def close(self) -> None:
         await self._db.close()
@@ -120,110 +106,23 @@ class SqliteTaskStore:
         found = await self._db.execute_fetchall("SELECT version FROM schema_version")
         return next((int(row[0]) for row in found), 0)
 
-    # -- tasks ---------------------------------------------------------------------
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> Sequence[rows.Row]:
+        return list(await self._db.execute_fetchall(sql, params))
 
-    async def add(self, task: Task) -> None:
-        image = rows.image_of(task)
-        if image is not None:
-            await self._db.execute(
-                "INSERT OR IGNORE INTO images (sha256, data) VALUES (?, ?)", image
-            )
-        await self._db.execute(_INSERT_TASK, rows.add_values(task, _iso))
+    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        cursor = await self._db.execute(sql, params)
+        return cursor.rowcount
 
-    async def save(self, task: Task) -> None:
-        """Write what can change; the request itself is fixed once added."""
-        cursor = await self._db.execute(_SAVE_TASK, rows.save_values(task, _iso))
-        if cursor.rowcount == 0:
-            raise TaskNotFound(task.id)
+    async def _add_rows(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        # One by one: the connection is shared, so a transaction spanning awaits
+        # would take in other coroutines' statements; the image row is harmless
+        # alone (stored once per content).
+        for sql, params in statements:
+            await self._db.execute(sql, params)
 
-    async def get(self, task_id: str) -> Task:
-        task = await self._one("WHERE id = ?", (task_id,))
-        if task is None:
-            raise TaskNotFound(task_id)
-        return task
-
-    async def unfinished(self) -> list[Task]:
-        marks = ", ".join("?" * len(rows.UNFINISHED))
-        return await self._many(
-            f"WHERE state IN ({marks}) ORDER BY created_at",
-            rows.UNFINISHED,
-        )
-
-    async def recent(self, limit: int = 20) -> list[Task]:
-        return await self._many(
-            "ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
-        )
-
-    async def in_flight_for_user(
-        self, platform: Platform, workspace_id: str, user_id: str
-    ) -> list[Task]:
-        marks = ", ".join("?" * len(rows.IN_FLIGHT))
-        return await self._many(
-            "WHERE platform = ? AND workspace_id = ? AND user_id = ? "
-            f"AND state IN ({marks}) ORDER BY created_at",
-            (platform.value, workspace_id, user_id, *rows.IN_FLIGHT),
-        )
-
-    async def by_callback_token(self, token: str) -> Task | None:
-        return await self._one("WHERE callback_token = ?", (token,))
-
-    async def by_provider_task_id(self, provider_task_id: str) -> Task | None:
-        return await self._one("WHERE provider_task_id = ?", (provider_task_id,))
-
-    async def _one(self, where: str, params: Sequence[Any]) -> Task | None:
-        tasks = await self._many(f"{where} LIMIT 1", params)
-        return tasks[0] if tasks else None
-
-    async def _many(self, where: str, params: Sequence[Any]) -> list[Task]:
-        sql = f"SELECT {rows.SELECT_COLUMNS} FROM tasks {where}"  # noqa: S608
-        found = await self._db.execute_fetchall(sql, params)
-        return [await rows.load_task(row, self._image) for row in found]
-
-    async def _image(self, sha256: str) -> bytes | None:
-        found = await self._db.execute_fetchall(
-            "SELECT data FROM images WHERE sha256 = ?", (sha256,)
-        )
-        return next((bytes(row[0]) for row in found), None)
-
-    # -- settings ------------------------------------------------------------------
-
-    async def get_setting(self, scope: Scope, key: str) -> str | None:
-        where = rows.setting_key(scope, key)
-        if where in self._settings:
-            return self._settings[where]
-        found = await self._db.execute_fetchall(
-            "SELECT value FROM settings WHERE platform = ? AND workspace_id = ? "
-            "AND channel_id = ? AND key = ?",
-            where,
-        )
-        value = next((str(row[0]) for row in found), None)
-        self._settings[where] = value
-        return value
-
-    async def set_setting(self, scope: Scope, key: str, value: str | None) -> None:
-        where = rows.setting_key(scope, key)
-        if value is None:
-            await self._db.execute(
-                "DELETE FROM settings WHERE platform = ? AND workspace_id = ? "
-                "AND channel_id = ? AND key = ?",
-                where,
-            )
-        else:
-            await self._db.execute(
-                "INSERT INTO settings (platform, workspace_id, channel_id, key, value) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, "
-                "channel_id, key) DO UPDATE SET value = excluded.value",
-                (*where, value),
-            )
-        self._settings[where] = value
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-_INSERT_TASK = rows.insert_sql(lambda _: "?")
-_SAVE_TASK = rows.save_sql(lambda _: "?")
+    @staticmethod
+    def _time(moment: datetime) -> object:
+        return moment.isoformat()
 
 
 async def _migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:

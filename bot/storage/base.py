@@ -1,0 +1,211 @@
+"""The ``TaskStore`` once, in the SQL both SQLite and PostgreSQL speak.
+
+A backend supplies a connection (``_fetch``, ``_execute``, ``_add_rows``), how it
+marks a parameter (``?`` or ``$1``), how it spells a moment, and which column breaks
+ties between rows created in the same instant. Every query and the settings cache
+live here, so the two backends answer alike by construction; the shared test suite
+(``tests/bot/test_store.py``) checks that they do.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from bot.errors import TaskNotFound
+from bot.models import Platform, Task
+from bot.ports import Scope
+from bot.storage import rows
+
+
+@dataclass(frozen=True)
+class Queries:
+    """Every statement the store runs, spelt once per backend at import."""
+
+    insert_image: str
+    insert_task: str
+    save_task: str
+    image: str
+    by_id: str
+    unfinished: str
+    recent: str
+    in_flight_for_user: str
+    by_callback_token: str
+    by_provider_task_id: str
+    get_setting: str
+    delete_setting: str
+    put_setting: str
+
+    @classmethod
+    def spelt(cls, mark: rows.Marker, tie: str) -> Queries:
+        """``mark(n)`` is the n-th parameter; ``tie`` orders rows of one instant."""
+        select = f"SELECT {rows.SELECT_COLUMNS} FROM tasks"
+        states = ", ".join(mark(n) for n in range(1, len(rows.UNFINISHED) + 1))
+        running = ", ".join(mark(n) for n in range(4, len(rows.IN_FLIGHT) + 4))
+        setting = (
+            f"platform = {mark(1)} AND workspace_id = {mark(2)} "
+            f"AND channel_id = {mark(3)} AND key = {mark(4)}"
+        )
+        return cls(
+            insert_image=(
+                f"INSERT INTO images (sha256, data) VALUES ({mark(1)}, {mark(2)}) "
+                "ON CONFLICT (sha256) DO NOTHING"
+            ),
+            insert_task=rows.insert_sql(mark),
+            save_task=rows.save_sql(mark),
+            image=f"SELECT data FROM images WHERE sha256 = {mark(1)}",
+            by_id=f"{select} WHERE id = {mark(1)}",
+            unfinished=(
+                f"{select} WHERE state IN ({states}) ORDER BY created_at, {tie}"
+            ),
+            recent=f"{select} ORDER BY created_at DESC, {tie} DESC LIMIT {mark(1)}",
+            in_flight_for_user=(
+                f"{select} WHERE platform = {mark(1)} AND workspace_id = {mark(2)} "
+                f"AND user_id = {mark(3)} AND state IN ({running}) "
+                f"ORDER BY created_at, {tie}"
+            ),
+            by_callback_token=f"{select} WHERE callback_token = {mark(1)} LIMIT 1",
+            by_provider_task_id=(
+                f"{select} WHERE provider_task_id = {mark(1)} LIMIT 1"
+            ),
+            get_setting=f"SELECT value FROM settings WHERE {setting}",
+            delete_setting=f"DELETE FROM settings WHERE {setting}",
+            put_setting=(
+                "INSERT INTO settings (platform, workspace_id, channel_id, key, value) "
+                f"VALUES ({mark(1)}, {mark(2)}, {mark(3)}, {mark(4)}, {mark(5)}) "
+                "ON CONFLICT (platform, workspace_id, channel_id, key) "
+                "DO UPDATE SET value = excluded.value"
+            ),
+        )
+
+
+class SqlTaskStore(ABC):
+    """The ``TaskStore`` on any backend that implements the few methods below."""
+
+    SQL: ClassVar[Queries]
+
+    def __init__(self) -> None:
+        # Every /sora reads up to three settings, and only this store writes them:
+        # a copy in memory (a few entries per server) saves those round trips.
+        # Several replicas on one PostgreSQL database will each keep a copy, and
+        # must then invalidate each other's when a moderator changes a setting
+        # (LISTEN/NOTIFY); until then a change shows on the replica that made it.
+        self._settings: dict[tuple[str, str, str, str], str | None] = {}
+
+    # -- what a backend supplies ---------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    async def connect(
+        cls, target: Any, migrations: Sequence[str] | None = None
+    ) -> Self:
+        """Open and migrate the database ``target`` names (``MIGRATIONS`` by
+        default)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def schema_version(self) -> int: ...
+
+    @abstractmethod
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> Sequence[rows.Row]: ...
+
+    @abstractmethod
+    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        """Run one statement; return how many rows it changed."""
+
+    @abstractmethod
+    async def _add_rows(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run ``add``'s statements (image, then task)."""
+
+    @staticmethod
+    @abstractmethod
+    def _time(moment: datetime) -> object:
+        """A moment as this backend stores it."""
+
+    # -- the store -----------------------------------------------------------------
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, target: Any, migrations: Sequence[str] | None = None
+    ) -> AsyncIterator[Self]:
+        store = await cls.connect(target, migrations)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def add(self, task: Task) -> None:
+        image = rows.image_of(task)
+        statements: list[tuple[str, Sequence[Any]]] = []
+        if image is not None:
+            statements.append((self.SQL.insert_image, image))
+        statements.append((self.SQL.insert_task, rows.add_values(task, self._time)))
+        await self._add_rows(statements)
+
+    async def save(self, task: Task) -> None:
+        """Write what can change; the request itself is fixed once added."""
+        values = rows.save_values(task, self._time)
+        if await self._execute(self.SQL.save_task, values) == 0:
+            raise TaskNotFound(task.id)
+
+    async def get(self, task_id: str) -> Task:
+        task = await self._one(self.SQL.by_id, (task_id,))
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    async def unfinished(self) -> list[Task]:
+        return await self._many(self.SQL.unfinished, rows.UNFINISHED)
+
+    async def recent(self, limit: int = 20) -> list[Task]:
+        return await self._many(self.SQL.recent, (limit,))
+
+    async def in_flight_for_user(
+        self, platform: Platform, workspace_id: str, user_id: str
+    ) -> list[Task]:
+        return await self._many(
+            self.SQL.in_flight_for_user,
+            (platform.value, workspace_id, user_id, *rows.IN_FLIGHT),
+        )
+
+    async def by_callback_token(self, token: str) -> Task | None:
+        return await self._one(self.SQL.by_callback_token, (token,))
+
+    async def by_provider_task_id(self, provider_task_id: str) -> Task | None:
+        return await self._one(self.SQL.by_provider_task_id, (provider_task_id,))
+
+    async def get_setting(self, scope: Scope, key: str) -> str | None:
+        where = rows.setting_key(scope, key)
+        if where in self._settings:
+            return self._settings[where]
+        found = await self._fetch(self.SQL.get_setting, where)
+        value = next((str(row["value"]) for row in found), None)
+        self._settings[where] = value
+        return value
+
+    async def set_setting(self, scope: Scope, key: str, value: str | None) -> None:
+        where = rows.setting_key(scope, key)
+        if value is None:
+            await self._execute(self.SQL.delete_setting, where)
+        else:
+            await self._execute(self.SQL.put_setting, (*where, value))
+        self._settings[where] = value
+
+    async def _one(self, sql: str, params: Sequence[Any]) -> Task | None:
+        tasks = await self._many(sql, params)
+        return tasks[0] if tasks else None
+
+    async def _many(self, sql: str, params: Sequence[Any]) -> list[Task]:
+        found = await self._fetch(sql, params)
+        return [await rows.load_task(row, self._image) for row in found]
+
+    async def _image(self, sha256: str) -> bytes | None:
+        found = await self._fetch(self.SQL.image, (sha256,))
+        return next((bytes(row["data"]) for row in found), None)
