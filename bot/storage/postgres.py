@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StoreUnavailable
 from bot.storage import rows
 from bot.storage.base import Queries, SqlTaskStore
 from bot.storage.schema import check_known
@@ -75,6 +75,8 @@ MIGRATION_LOCK = zlib.crc32(b"sorabot schema migrations")
 # bounds concurrent steps anyway.
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
+# /readyz must answer promptly even while the database hangs.
+PING_TIMEOUT = 5.0
 
 
 class PostgresTaskStore(SqlTaskStore):
@@ -119,6 +121,19 @@ class PostgresTaskStore(SqlTaskStore):
 
     async def close(self) -> None:
         await self._pool.close()
+
+    async def ping(self) -> None:
+        """A query on a pooled connection, within a few seconds."""
+        try:
+            await self._pool.fetchval("SELECT 1", timeout=PING_TIMEOUT)
+        except (
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+        ) as exc:  # TimeoutError is an OSError
+            raise StoreUnavailable(
+                f"the PostgreSQL database does not answer ({exc or type(exc).__name__})"
+            ) from None
 
     async def schema_version(self) -> int:
         return int(await self._pool.fetchval(_VERSION))

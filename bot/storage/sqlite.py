@@ -13,6 +13,9 @@ submission still have the bytes without copying them into every task row.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +23,7 @@ from typing import Any, Self
 
 import aiosqlite
 
+from bot.errors import StoreUnavailable
 from bot.storage import rows
 from bot.storage.base import Queries, SqlTaskStore
 from bot.storage.schema import check_known
@@ -75,9 +79,14 @@ class SqliteTaskStore(SqlTaskStore):
 
     SQL = Queries.spelt(lambda _: "?", tie="rowid")
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         super().__init__()
         self._db = db
+        self._path = path
+        # Which file the connection has open: a file moved or replaced under a
+        # running bot keeps answering through the old one, and writes that
+        # nobody will ever read again must not pass as "ready".
+        self._identity = _identity(os.stat(path))
 
     @classmethod
     async def connect(
@@ -94,13 +103,36 @@ class SqliteTaskStore(SqlTaskStore):
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=5000")
             await _migrate(db, MIGRATIONS if migrations is None else migrations)
+            store = cls(db, Path(target))
         except BaseException:
             await db.close()
             raise
-        return cls(db)
+        return store
 
     async def close(self) -> None:
         await self._db.close()
+
+    async def ping(self) -> None:
+        """A query through the connection, then a read of the file at the path."""
+        try:
+            await self._db.execute_fetchall("SELECT version FROM schema_version")
+            await asyncio.to_thread(self._check_file)
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: connection closed
+            raise StoreUnavailable(f"the database does not answer ({exc})") from None
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot read the database file {self._path} ({exc.strerror})"
+            ) from None
+
+    def _check_file(self) -> None:
+        with self._path.open("rb") as file:
+            file.read(16)
+            same = _identity(os.fstat(file.fileno())) == self._identity
+        if not same:
+            raise StoreUnavailable(
+                f"the database file {self._path} was replaced while the bot had it "
+                "open; restart the bot"
+            )
 
     async def schema_version(self) -> int:
         found = await self._db.execute_fetchall("SELECT version FROM schema_version")
@@ -123,6 +155,10 @@ class SqliteTaskStore(SqlTaskStore):
     @staticmethod
     def _time(moment: datetime) -> object:
         return moment.isoformat()
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
 
 
 async def _migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:

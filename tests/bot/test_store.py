@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.errors import ConfigError, TaskNotFound
+from bot.errors import ConfigError, StoreUnavailable, TaskNotFound
 from bot.models import (
     Failure,
     FailureKind,
@@ -403,3 +403,13 @@ async def test_two_replicas_opening_one_fresh_postgres_database_migrate_once(
 
     assert versions == [len(scripts)] * 2
     assert (runs, tasks) == (1, 2)
+
+
+async def test_ping_answers_while_open_and_says_unavailable_once_closed(
+    backend: Backend,
+) -> None:
+    async with backend.open() as store:
+        await store.ping()
+
+    with pytest.raises(StoreUnavailable, match="does not answer"):
+        await store.ping()
