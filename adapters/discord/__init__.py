@@ -115,13 +115,11 @@ async def _gateway_ready(client: SoraClient) -> str | None:
     # READY received on every shard, and each shard's websocket open now
     # (discord.py keeps the old, closed one while it reconnects).
     shards = client.shards
-    down = tuple(
-        i for i in client.shard_ids or () if i not in shards or shards[i].is_closed()
-    )
-    if client.is_ready() and not down:
+    if client.is_ready() and all(
+        i in shards and not shards[i].is_closed() for i in client.shard_ids or ()
+    ):
         return None
-    which = f" (shard {_ranges(down)})" if down else ""
-    return f"not connected to the Discord gateway{which}"
+    return "not connected to the Discord gateway"
 
 
 def _ranges(ids: tuple[int, ...]) -> str:
