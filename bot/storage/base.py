@@ -1,9 +1,9 @@
 """The ``TaskStore`` once, in the SQL both SQLite and PostgreSQL speak.
 
-A backend supplies a connection (``_fetch``, ``_execute``, ``_add_rows``), how it
-marks a parameter (``?`` or ``$1``), how it spells a moment, and which column breaks
-ties between rows created in the same instant. Every query and the settings cache
-live here, so the two backends answer alike by construction; the shared test suite
+A backend supplies a connection (``_fetch``, ``_execute``), how it marks a
+parameter (``?`` or ``$1``), how it spells a moment, and which column breaks ties
+between rows created in the same instant. Every query and the settings cache live
+here, so the two backends answer alike by construction; the shared test suite
 (``tests/bot/test_store.py``) checks that they do.
 """
 
@@ -119,10 +119,6 @@ class SqlTaskStore(ABC):
     async def _execute(self, sql: str, params: Sequence[Any]) -> int:
         """Run one statement; return how many rows it changed."""
 
-    @abstractmethod
-    async def _add_rows(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run ``add``'s statements (image, then task)."""
-
     @staticmethod
     @abstractmethod
     def _time(moment: datetime) -> object:
@@ -143,11 +139,11 @@ class SqlTaskStore(ABC):
 
     async def add(self, task: Task) -> None:
         image = rows.image_of(task)
-        statements: list[tuple[str, Sequence[Any]]] = []
         if image is not None:
-            statements.append((self.SQL.insert_image, image))
-        statements.append((self.SQL.insert_task, rows.add_values(task, self._time)))
-        await self._add_rows(statements)
+            # Alone, without a transaction around both: an image row is harmless
+            # (stored once per content) and a transaction costs two round trips.
+            await self._execute(self.SQL.insert_image, image)
+        await self._execute(self.SQL.insert_task, rows.add_values(task, self._time))
 
     async def save(self, task: Task) -> None:
         """Write what can change; the request itself is fixed once added."""

@@ -150,11 +150,6 @@ class PostgresTaskStore(SqlTaskStore):
         # "UPDATE 1", "DELETE 0", "INSERT 0 1": the count comes last.
         return int(status.rsplit(" ", 1)[-1])
 
-    async def _add_rows(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        async with self._pool.acquire() as db, db.transaction():
-            for sql, params in statements:
-                await db.execute(sql, *params)
-
     @staticmethod
     def _time(moment: datetime) -> object:
         # asyncpg sends a timezone-aware datetime as timestamptz unchanged.

@@ -145,13 +145,6 @@ class SqliteTaskStore(SqlTaskStore):
         cursor = await self._db.execute(sql, params)
         return cursor.rowcount
 
-    async def _add_rows(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        # One by one: the connection is shared, so a transaction spanning awaits
-        # would take in other coroutines' statements; the image row is harmless
-        # alone (stored once per content).
-        for sql, params in statements:
-            await self._db.execute(sql, params)
-
     @staticmethod
     def _time(moment: datetime) -> object:
         return moment.isoformat()
