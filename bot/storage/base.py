@@ -10,15 +10,15 @@ here, so the two backends answer alike by construction; the shared test suite
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from bot.errors import TaskNotFound
 from bot.models import Platform, Task
-from bot.ports import Scope
+from bot.ports import Scope, UsageClaim, UsageQuery, UsageTotals
 from bot.storage import rows
 
 
@@ -39,6 +39,9 @@ class Queries:
     get_setting: str
     delete_setting: str
     put_setting: str
+    usage_totals: str
+    insert_usage: str
+    refund_usage: str
 
     @classmethod
     def spelt(cls, mark: rows.Marker, tie: str) -> Queries:
@@ -80,7 +83,33 @@ class Queries:
                 "ON CONFLICT (platform, workspace_id, channel_id, key) "
                 "DO UPDATE SET value = excluded.value"
             ),
+            usage_totals=(
+                "SELECT "
+                f"COUNT(CASE WHEN user_id = {mark(1)} AND created_at >= {mark(2)} "
+                "THEN 1 END) AS user_day, "
+                f"COUNT(CASE WHEN created_at >= {mark(2)} THEN 1 END) AS server_day, "
+                f"COALESCE(SUM(CASE WHEN created_at >= {mark(2)} THEN cost_micros "
+                "END), 0) AS day_micros, "
+                "COALESCE(SUM(cost_micros), 0) AS month_micros "
+                f"FROM usage WHERE platform = {mark(3)} AND workspace_id = {mark(4)} "
+                # A day never starts before its month.
+                f"AND created_at >= {mark(5)} AND refunded_at IS NULL"
+            ),
+            insert_usage=(
+                "INSERT INTO usage (task_id, platform, workspace_id, user_id, "
+                "cost_micros, created_at) VALUES "
+                f"({', '.join(mark(n) for n in range(1, 7))})"
+            ),
+            refund_usage=(
+                f"UPDATE usage SET refunded_at = {mark(1)}, refund_kind = {mark(2)} "
+                f"WHERE task_id = {mark(3)} AND refunded_at IS NULL"
+            ),
         )
+
+
+_R = TypeVar("_R")
+Fetch = Callable[[str, Sequence[Any]], Awaitable[Sequence[rows.Row]]]
+Execute = Callable[[str, Sequence[Any]], Awaitable[int]]
 
 
 class SqlTaskStore(ABC):
@@ -118,6 +147,13 @@ class SqlTaskStore(ABC):
     @abstractmethod
     async def _execute(self, sql: str, params: Sequence[Any]) -> int:
         """Run one statement; return how many rows it changed."""
+
+    @abstractmethod
+    def _reservation(
+        self, platform: Platform, workspace_id: str
+    ) -> AbstractAsyncContextManager[tuple[Fetch, Execute]]:
+        """One transaction that no other reservation for this server interleaves
+        with, in any process; yields its ``_fetch`` and ``_execute``."""
 
     @staticmethod
     @abstractmethod
@@ -193,6 +229,62 @@ class SqlTaskStore(ABC):
         else:
             await self._execute(self.SQL.put_setting, (*where, value))
         self._settings[where] = value
+
+    # -- usage ledger --------------------------------------------------------------
+
+    async def reserve_usage(
+        self,
+        claim: UsageClaim,
+        query: UsageQuery,
+        decide: Callable[[UsageTotals], _R | None],
+    ) -> _R | None:
+        async with self._reservation(query.platform, query.workspace_id) as (
+            fetch,
+            execute,
+        ):
+            refusal = decide(await self._totals(query, fetch))
+            if refusal is None:
+                await execute(
+                    self.SQL.insert_usage,
+                    (
+                        claim.task_id,
+                        claim.platform.value,
+                        claim.workspace_id,
+                        claim.user_id,
+                        claim.cost_micros,
+                        self._time(claim.at),
+                    ),
+                )
+        return refusal
+
+    async def usage_totals(self, query: UsageQuery) -> UsageTotals:
+        return await self._totals(query, self._fetch)
+
+    async def refund_usage(self, task_id: str, kind: str, at: datetime) -> bool:
+        changed = await self._execute(
+            self.SQL.refund_usage, (self._time(at), kind, task_id)
+        )
+        return changed > 0
+
+    async def _totals(self, query: UsageQuery, fetch: Fetch) -> UsageTotals:
+        [row] = await fetch(
+            self.SQL.usage_totals,
+            (
+                query.user_id,
+                self._time(query.day_start),
+                query.platform.value,
+                query.workspace_id,
+                self._time(query.month_start),
+            ),
+        )
+        return UsageTotals(
+            user_day_videos=int(row["user_day"]),
+            server_day_videos=int(row["server_day"]),
+            server_day_micros=int(row["day_micros"]),
+            server_month_micros=int(row["month_micros"]),
+        )
+
+    # -- reading tasks -------------------------------------------------------------
 
     async def _one(self, sql: str, params: Sequence[Any]) -> Task | None:
         tasks = await self._many(sql, params)

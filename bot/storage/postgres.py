@@ -13,7 +13,8 @@ replicas started together wait for the first one's migration instead of racing i
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -21,8 +22,9 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from bot.errors import ConfigError, StoreUnavailable
+from bot.models import Platform
 from bot.storage import rows
-from bot.storage.base import Queries, SqlTaskStore
+from bot.storage.base import Execute, Fetch, Queries, SqlTaskStore
 from bot.storage.schema import check_known
 
 MIGRATIONS: tuple[str, ...] = (
@@ -37,6 +39,8 @@ MIGRATIONS: tuple[str, ...] = (
         channel_id TEXT NOT NULL,
         user_id TEXT NOT NULL,
         dialect TEXT NOT NULL,
+        -- Which of the operator's providers took it ('' while not yet sent).
+        provider TEXT NOT NULL DEFAULT '',
         provider_task_id TEXT,
         callback_token TEXT UNIQUE,
         progress INTEGER NOT NULL DEFAULT 0,
@@ -65,12 +69,29 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL,
         PRIMARY KEY (platform, workspace_id, channel_id, key)
     );
+    -- The usage ledger: one row per video that counts against quotas and budgets,
+    -- until it is refunded.
+    CREATE TABLE usage (
+        task_id TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        cost_micros BIGINT NOT NULL DEFAULT 0,
+        created_at TIMESTAMPTZ NOT NULL,
+        refunded_at TIMESTAMPTZ,
+        refund_kind TEXT
+    );
+    CREATE INDEX usage_by_server ON usage (platform, workspace_id, created_at);
+    CREATE INDEX usage_by_user ON usage (platform, workspace_id, user_id, created_at);
     """,
 )
 
 # The advisory lock every replica takes around its migrations (one 64-bit key per
 # database; any fixed number no other application on the database uses).
 MIGRATION_LOCK = zlib.crc32(b"sorabot schema migrations")
+# The usage ledger's locks, one per server: (this class, hashtext of the server),
+# the two-key space, apart from the one-key migration lock.
+USAGE_LOCK = zlib.crc32(b"sorabot usage ledger") & 0x7FFFFFFF
 # Statements are short, but the tracker runs up to 64 steps at once and a submit
 # waits behind them for a connection: 10 made 2,000 submissions under load take
 # four times as long as 20 (bench/track.py --database).
@@ -146,14 +167,38 @@ class PostgresTaskStore(SqlTaskStore):
         return await self._pool.fetch(sql, *params)
 
     async def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        status = await self._pool.execute(sql, *params)
-        # "UPDATE 1", "DELETE 0", "INSERT 0 1": the count comes last.
-        return int(status.rsplit(" ", 1)[-1])
+        return _count(await self._pool.execute(sql, *params))
+
+    @asynccontextmanager
+    async def _reservation(
+        self, platform: Platform, workspace_id: str
+    ) -> AsyncIterator[tuple[Fetch, Execute]]:
+        # A lock per server, held until the transaction ends: replicas reserving
+        # for the same server count and record one after the other.
+        async with self._pool.acquire() as db, db.transaction():
+            await db.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                USAGE_LOCK,
+                f"{platform.value}:{workspace_id}",
+            )
+
+            async def fetch(sql: str, params: Sequence[Any]) -> Sequence[rows.Row]:
+                return await db.fetch(sql, *params)
+
+            async def execute(sql: str, params: Sequence[Any]) -> int:
+                return _count(await db.execute(sql, *params))
+
+            yield fetch, execute
 
     @staticmethod
     def _time(moment: datetime) -> object:
         # asyncpg sends a timezone-aware datetime as timestamptz unchanged.
         return moment
+
+
+def _count(status: str) -> int:
+    """Rows changed, from a command status: "UPDATE 1", "DELETE 0", "INSERT 0 1"."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 def where(url: str) -> str:

@@ -34,6 +34,7 @@ IN_FLIGHT = tuple(s.value for s in TaskState if s.in_flight)
 SAVE_COLUMNS = (
     "state",
     "dialect",
+    "provider",
     "provider_task_id",
     "callback_token",
     "progress",
@@ -125,6 +126,7 @@ async def load_task(row: Row, read_image: ImageReader) -> Task:
         chat=ChatRef.model_validate_json(row["chat"]),
         state=TaskState(row["state"]),
         dialect=row["dialect"],
+        provider=row["provider"],
         provider_task_id=row["provider_task_id"],
         progress=Progress(percent=row["progress"]),
         result=_load(VideoResult, row["result"]),
@@ -152,6 +154,7 @@ def _values(task: Task, encode_time: TimeEncoder) -> dict[str, object]:
         "channel_id": request.chat.channel_id,
         "user_id": request.requester.user_id,
         "dialect": task.dialect,
+        "provider": task.provider,
         "provider_task_id": task.provider_task_id,
         "callback_token": task.callback_token,
         "progress": task.progress.percent,

@@ -16,16 +16,18 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
 import aiosqlite
 
 from bot.errors import StoreUnavailable
+from bot.models import Platform
 from bot.storage import rows
-from bot.storage.base import Queries, SqlTaskStore
+from bot.storage.base import Execute, Fetch, Queries, SqlTaskStore
 from bot.storage.schema import check_known
 
 MIGRATIONS: tuple[str, ...] = (
@@ -67,6 +69,29 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (platform, workspace_id, channel_id, key)
     );
     """,
+    # The usage ledger: one row per video that counts against quotas and budgets,
+    # until it is refunded. Times are UTC ISO strings with microseconds, so they
+    # compare in order as text.
+    """
+    CREATE TABLE usage (
+        task_id TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        cost_micros INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        refunded_at TEXT,
+        refund_kind TEXT
+    );
+    CREATE INDEX usage_by_server ON usage (platform, workspace_id, created_at);
+    CREATE INDEX usage_by_user ON usage (platform, workspace_id, user_id, created_at);
+    """,
+    # Several providers: which one a task was sent to. Tasks from before had the
+    # one provider, which is now named "default".
+    """
+    ALTER TABLE tasks ADD COLUMN provider TEXT NOT NULL DEFAULT '';
+    UPDATE tasks SET provider = 'default' WHERE provider_task_id IS NOT NULL;
+    """,
 )
 
 
@@ -77,11 +102,14 @@ class SqliteTaskStore(SqlTaskStore):
     SqliteTaskStore.connect(path)`` followed by ``await store.close()``.
     """
 
-    SQL = Queries.spelt(lambda _: "?", tie="rowid")
+    # Numbered (?1, ?2): a statement may use one value twice, as on PostgreSQL.
+    SQL = Queries.spelt(lambda n: f"?{n}", tie="rowid")
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         super().__init__()
         self._db = db
+        # The connection is shared: one explicit transaction at a time.
+        self._transaction = asyncio.Lock()
         self._path = path
         # Which file the connection has open: a file moved or replaced under a
         # running bot keeps answering through the old one, and writes that
@@ -145,9 +173,28 @@ class SqliteTaskStore(SqlTaskStore):
         cursor = await self._db.execute(sql, params)
         return cursor.rowcount
 
+    @asynccontextmanager
+    async def _reservation(
+        self, platform: Platform, workspace_id: str
+    ) -> AsyncIterator[tuple[Fetch, Execute]]:
+        # BEGIN IMMEDIATE takes SQLite's write lock before counting, so another
+        # process on the same file (``sorabot generate`` next to ``sorabot run``)
+        # waits instead of counting the same totals; the asyncio lock does the same
+        # for this process, whose statements share the one connection.
+        async with self._transaction:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._fetch, self._execute
+            finally:
+                # Never ROLLBACK: other coroutines' single statements may have run
+                # inside this transaction, and each of them is complete; ours
+                # either happened whole or not at all.
+                await self._db.execute("COMMIT")
+
     @staticmethod
     def _time(moment: datetime) -> object:
-        return moment.isoformat()
+        # Fixed-width UTC with microseconds, so text order is time order.
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:

@@ -374,6 +374,7 @@ async def test_a_database_of_the_first_sqlite_schema_opens_with_its_tasks(
         40,
     )
     assert (task.request.prompt, task.chat.status_message_id) == ("a corgi", "1700.1")
+    assert task.provider == "default"  # the one provider there was then
     assert (resumed, private) == (["old1"], "1")
 
 
