@@ -142,6 +142,10 @@ class SqlTaskStore(ABC):
     async def schema_version(self) -> int: ...
 
     @abstractmethod
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the database answers (``/readyz``)."""
+
+    @abstractmethod
     async def _fetch(self, sql: str, params: Sequence[Any]) -> Sequence[rows.Row]: ...
 
     @abstractmethod
