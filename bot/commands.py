@@ -216,10 +216,10 @@ async def export_audit(
 ) -> int:
     """Print the audit record (one server's, from a date) on stdout."""
     start = None if since is None else parse_since(since)
-    path = settings.sqlite_path
+    path = sqlite_path(settings.database_url)
     entries = []
-    if path.exists():
-        async with SqliteTaskStore.open(path) as store:
+    if path is None or path.exists():
+        async with open_store(settings.database_url) as store:
             entries = await store.audit_entries(workspace_id=server, since=start)
     write_audit(entries, sys.stdout, fmt)
     return EXIT_OK

@@ -9,6 +9,7 @@ here, so the two backends answer alike by construction; the shared test suite
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -16,10 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Self, TypeVar
 
+from bot.audit.entries import AuditEntry
 from bot.errors import TaskNotFound
-from bot.models import Platform, Task
+from bot.models import Platform, Task, TaskState
 from bot.ports import Scope, UsageClaim, UsageQuery, UsageTotals
 from bot.storage import rows
+
+# Claims past their time are deleted by the first claim after this many seconds,
+# so the table holds about one TTL's worth of keys without a job of its own.
+CLAIM_PURGE_INTERVAL = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,14 @@ class Queries:
     usage_totals: str
     insert_usage: str
     refund_usage: str
+    recent_for_user: str
+    queued: str
+    queued_workspaces: str
+    running_counts: str
+    purge_claims: str
+    claim: str
+    add_audit: str
+    audit_entries: str
 
     @classmethod
     def spelt(cls, mark: rows.Marker, tie: str) -> Queries:
@@ -49,6 +63,7 @@ class Queries:
         select = f"SELECT {rows.SELECT_COLUMNS} FROM tasks"
         states = ", ".join(mark(n) for n in range(1, len(rows.UNFINISHED) + 1))
         running = ", ".join(mark(n) for n in range(4, len(rows.IN_FLIGHT) + 4))
+        admitted = ", ".join(mark(n) for n in range(3, len(rows.RUNNING) + 3))
         setting = (
             f"platform = {mark(1)} AND workspace_id = {mark(2)} "
             f"AND channel_id = {mark(3)} AND key = {mark(4)}"
@@ -104,6 +119,43 @@ class Queries:
                 f"UPDATE usage SET refunded_at = {mark(1)}, refund_kind = {mark(2)} "
                 f"WHERE task_id = {mark(3)} AND refunded_at IS NULL"
             ),
+            recent_for_user=(
+                f"{select} WHERE platform = {mark(1)} AND workspace_id = {mark(2)} "
+                f"AND user_id = {mark(3)} "
+                f"ORDER BY created_at DESC, {tie} DESC LIMIT {mark(4)}"
+            ),
+            queued=(
+                f"{select} WHERE platform = {mark(1)} AND workspace_id = {mark(2)} "
+                f"AND state = {mark(3)} ORDER BY created_at, {tie}"
+            ),
+            queued_workspaces=(
+                "SELECT DISTINCT platform, workspace_id FROM tasks "
+                f"WHERE state = {mark(1)}"
+            ),
+            running_counts=(
+                "SELECT user_id, COUNT(*) AS running FROM tasks "
+                f"WHERE platform = {mark(1)} AND workspace_id = {mark(2)} "
+                f"AND state IN ({admitted}) GROUP BY user_id"
+            ),
+            purge_claims=f"DELETE FROM claims WHERE expires_at <= {mark(1)}",
+            # One statement, so two processes racing for a key cannot both win: a
+            # new key is inserted, an expired one taken over, a live one left
+            # alone (no row changed).
+            claim=(
+                f"INSERT INTO claims (key, expires_at) VALUES ({mark(1)}, {mark(2)}) "
+                "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at "
+                f"WHERE claims.expires_at <= {mark(3)}"
+            ),
+            add_audit=(
+                "INSERT INTO audit (at, platform, workspace_id, kind, task_id, entry) "
+                f"VALUES ({', '.join(mark(n) for n in range(1, 7))}) RETURNING id"
+            ),
+            audit_entries=(
+                "SELECT id, entry FROM audit "
+                # NULL: any server, any time (COALESCE lets PostgreSQL type it).
+                f"WHERE workspace_id = COALESCE({mark(1)}, workspace_id) "
+                f"AND at >= COALESCE({mark(2)}, at) ORDER BY at, id"
+            ),
         )
 
 
@@ -124,6 +176,7 @@ class SqlTaskStore(ABC):
         # must then invalidate each other's when a moderator changes a setting
         # (LISTEN/NOTIFY); until then a change shows on the replica that made it.
         self._settings: dict[tuple[str, str, str, str], str | None] = {}
+        self._next_claim_purge = 0.0
 
     # -- what a backend supplies ---------------------------------------------------
 
@@ -151,6 +204,11 @@ class SqlTaskStore(ABC):
     @abstractmethod
     async def _execute(self, sql: str, params: Sequence[Any]) -> int:
         """Run one statement; return how many rows it changed."""
+
+    @abstractmethod
+    async def _execute_apart(self, sql: str, params: Sequence[Any]) -> int:
+        """``_execute`` on a connection the tracker's writes never hold (claims
+        come before a chat acknowledgement and must not queue behind them)."""
 
     @abstractmethod
     def _reservation(
@@ -233,6 +291,76 @@ class SqlTaskStore(ABC):
         else:
             await self._execute(self.SQL.put_setting, (*where, value))
         self._settings[where] = value
+
+    async def recent_for_user(
+        self, platform: Platform, workspace_id: str, user_id: str, limit: int = 10
+    ) -> list[Task]:
+        return await self._many(
+            self.SQL.recent_for_user, (platform.value, workspace_id, user_id, limit)
+        )
+
+    async def queued(self, platform: Platform, workspace_id: str) -> list[Task]:
+        """The server's waiting tasks, oldest first (the order they were asked)."""
+        return await self._many(
+            self.SQL.queued, (platform.value, workspace_id, TaskState.QUEUED.value)
+        )
+
+    async def queued_workspaces(self) -> list[tuple[Platform, str]]:
+        found = await self._fetch(self.SQL.queued_workspaces, (TaskState.QUEUED.value,))
+        return [(Platform(row["platform"]), str(row["workspace_id"])) for row in found]
+
+    async def running_counts(
+        self, platform: Platform, workspace_id: str
+    ) -> dict[str, int]:
+        """Running tasks per member of one server: admitted, not yet delivered."""
+        found = await self._fetch(
+            self.SQL.running_counts, (platform.value, workspace_id, *rows.RUNNING)
+        )
+        return {str(row["user_id"]): int(row["running"]) for row in found}
+
+    # -- one-time claims -----------------------------------------------------------
+
+    async def claim_once(self, key: str, ttl_seconds: float) -> bool:
+        now = time.time()
+        if now >= self._next_claim_purge:
+            self._next_claim_purge = now + CLAIM_PURGE_INTERVAL
+            await self._execute_apart(self.SQL.purge_claims, (now,))
+        changed = await self._execute_apart(
+            self.SQL.claim, (key, now + ttl_seconds, now)
+        )
+        return changed == 1
+
+    # -- audit log -----------------------------------------------------------------
+
+    async def add_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append ``entry``; returns it with its id."""
+        [row] = await self._fetch(
+            self.SQL.add_audit,
+            (
+                self._time(entry.at),
+                entry.platform.value,
+                entry.workspace_id,
+                entry.kind.value,
+                entry.task_id,
+                entry.model_dump_json(exclude={"id"}),
+            ),
+        )
+        return entry.model_copy(update={"id": int(row["id"])})
+
+    async def audit_entries(
+        self, *, workspace_id: str | None = None, since: datetime | None = None
+    ) -> list[AuditEntry]:
+        """The audit log, oldest first, optionally of one server and from a time."""
+        found = await self._fetch(
+            self.SQL.audit_entries,
+            (workspace_id, None if since is None else self._time(since)),
+        )
+        return [
+            AuditEntry.model_validate_json(row["entry"]).model_copy(
+                update={"id": int(row["id"])}
+            )
+            for row in found
+        ]
 
     # -- usage ledger --------------------------------------------------------------
 

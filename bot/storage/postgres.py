@@ -51,7 +51,9 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TIMESTAMPTZ NOT NULL,
         updated_at TIMESTAMPTZ NOT NULL,
         deadline_at TIMESTAMPTZ,
-        parent_task_id TEXT
+        parent_task_id TEXT,
+        taken_down_by TEXT,
+        taken_down_at TIMESTAMPTZ
     );
     CREATE INDEX tasks_by_provider_task_id ON tasks (provider_task_id);
     CREATE INDEX tasks_by_state ON tasks (state);
@@ -83,6 +85,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX usage_by_server ON usage (platform, workspace_id, created_at);
     CREATE INDEX usage_by_user ON usage (platform, workspace_id, user_id, created_at);
+    -- One-time claims (claim_once): redelivered chat requests act once.
+    CREATE TABLE claims (
+        key TEXT PRIMARY KEY,
+        expires_at DOUBLE PRECISION NOT NULL  -- seconds since the epoch
+    );
+    CREATE INDEX claims_by_expiry ON claims (expires_at);
+    -- The audit log: finished videos, refusals, settings changes, takedowns.
+    CREATE TABLE audit (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at TIMESTAMPTZ NOT NULL,
+        platform TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        task_id TEXT,
+        entry JSONB NOT NULL
+    );
+    CREATE INDEX audit_by_workspace ON audit (platform, workspace_id, at);
+    CREATE INDEX audit_by_at ON audit (at);
     """,
 )
 
@@ -168,6 +188,10 @@ class PostgresTaskStore(SqlTaskStore):
 
     async def _execute(self, sql: str, params: Sequence[Any]) -> int:
         return _count(await self._pool.execute(sql, *params))
+
+    async def _execute_apart(self, sql: str, params: Sequence[Any]) -> int:
+        # The pool already gives each call a connection of its own.
+        return await self._execute(sql, params)
 
     @asynccontextmanager
     async def _reservation(

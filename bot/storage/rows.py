@@ -29,6 +29,9 @@ from bot.ports import Scope
 
 UNFINISHED = tuple(s.value for s in TaskState if s.in_flight or s.awaiting_delivery)
 IN_FLIGHT = tuple(s.value for s in TaskState if s.in_flight)
+# Running, as far as a member's or a server's running limit is concerned: from
+# admission until the outcome has been delivered.
+RUNNING = UNFINISHED
 
 # What ``save`` writes: everything that can change once a task is added.
 SAVE_COLUMNS = (
@@ -43,6 +46,8 @@ SAVE_COLUMNS = (
     "failure",
     "updated_at",
     "deadline_at",
+    "taken_down_by",
+    "taken_down_at",
 )
 # What ``add`` writes: the fixed part (the request and who asked), then the rest.
 ADD_COLUMNS = (
@@ -134,8 +139,10 @@ async def load_task(row: Row, read_image: ImageReader) -> Task:
         callback_token=row["callback_token"],
         created_at=_time(row["created_at"]),
         updated_at=_time(row["updated_at"]),
-        deadline_at=None if row["deadline_at"] is None else _time(row["deadline_at"]),
+        deadline_at=_time_or_none(row["deadline_at"]),
         parent_task_id=row["parent_task_id"],
+        taken_down_by=row["taken_down_by"],
+        taken_down_at=_time_or_none(row["taken_down_at"]),
     )
 
 
@@ -168,6 +175,10 @@ def _values(task: Task, encode_time: TimeEncoder) -> dict[str, object]:
             None if task.deadline_at is None else encode_time(task.deadline_at)
         ),
         "parent_task_id": task.parent_task_id,
+        "taken_down_by": task.taken_down_by,
+        "taken_down_at": (
+            None if task.taken_down_at is None else encode_time(task.taken_down_at)
+        ),
     }
 
 
@@ -193,3 +204,7 @@ def _load(model: type[_M], raw: str | None) -> _M | None:
 
 def _time(raw: datetime | str) -> datetime:
     return raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
+
+
+def _time_or_none(raw: datetime | str | None) -> datetime | None:
+    return None if raw is None else _time(raw)

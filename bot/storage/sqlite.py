@@ -92,6 +92,30 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN provider TEXT NOT NULL DEFAULT '';
     UPDATE tasks SET provider = 'default' WHERE provider_task_id IS NOT NULL;
     """,
+    # One-time claims (claim_once): redelivered chat requests act once.
+    """
+    CREATE TABLE claims (
+        key TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL  -- seconds since the epoch, shared by replicas
+    );
+    CREATE INDEX claims_by_expiry ON claims (expires_at);
+    """,
+    # The bot's own queue (state 'queued'), takedowns and the audit log.
+    """
+    ALTER TABLE tasks ADD COLUMN taken_down_by TEXT;
+    ALTER TABLE tasks ADD COLUMN taken_down_at TEXT;
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        task_id TEXT,
+        entry TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_workspace ON audit (platform, workspace_id, at);
+    CREATE INDEX audit_by_at ON audit (at);
+    """,
 )
 
 
@@ -105,9 +129,15 @@ class SqliteTaskStore(SqlTaskStore):
     # Numbered (?1, ?2): a statement may use one value twice, as on PostgreSQL.
     SQL = Queries.spelt(lambda n: f"?{n}", tie="rowid")
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, claims: aiosqlite.Connection, path: Path
+    ) -> None:
         super().__init__()
         self._db = db
+        # Claims are made before a chat request is acknowledged: a connection (and
+        # aiosqlite thread) of their own keeps them from queueing behind the
+        # tracker's writes during a burst.
+        self._claims = claims
         # The connection is shared: one explicit transaction at a time.
         self._transaction = asyncio.Lock()
         self._path = path
@@ -122,22 +152,17 @@ class SqliteTaskStore(SqlTaskStore):
     ) -> Self:
         """Open (creating if needed) and migrate the database file ``target``."""
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: every statement is its own transaction, so a write is one
-        # round trip to aiosqlite's thread instead of two (execute, then commit).
-        db = await aiosqlite.connect(target, isolation_level=None)
+        db = await _connection(target)
         try:
-            db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
             await _migrate(db, MIGRATIONS if migrations is None else migrations)
-            store = cls(db, Path(target))
+            store = cls(db, await _connection(target), Path(target))
         except BaseException:
             await db.close()
             raise
         return store
 
     async def close(self) -> None:
+        await self._claims.close()
         await self._db.close()
 
     async def ping(self) -> None:
@@ -173,6 +198,10 @@ class SqliteTaskStore(SqlTaskStore):
         cursor = await self._db.execute(sql, params)
         return cursor.rowcount
 
+    async def _execute_apart(self, sql: str, params: Sequence[Any]) -> int:
+        cursor = await self._claims.execute(sql, params)
+        return cursor.rowcount
+
     @asynccontextmanager
     async def _reservation(
         self, platform: Platform, workspace_id: str
@@ -195,6 +224,21 @@ class SqliteTaskStore(SqlTaskStore):
     def _time(moment: datetime) -> object:
         # Fixed-width UTC with microseconds, so text order is time order.
         return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+async def _connection(path: Path | str) -> aiosqlite.Connection:
+    # Autocommit: every statement is its own transaction, so a write is one
+    # round trip to aiosqlite's thread instead of two (execute, then commit).
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=5000")
+    except BaseException:
+        await db.close()
+        raise
+    return db
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:

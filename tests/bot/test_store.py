@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bot.audit.entries import AuditEntry, AuditKind
 from bot.errors import ConfigError, StoreUnavailable, TaskNotFound
 from bot.models import (
     Failure,
@@ -414,3 +415,96 @@ async def test_ping_answers_while_open_and_says_unavailable_once_closed(
 
     with pytest.raises(StoreUnavailable, match="does not answer"):
         await store.ping()
+
+
+# -- the bot's line, members' history and the audit log ------------------------------
+
+
+async def test_queued_lists_a_servers_waiting_tasks_oldest_first(
+    store: TaskStore,
+) -> None:
+    now = utcnow()
+    waiting = [
+        make_task(state=TaskState.QUEUED, created_at=now - timedelta(seconds=i))
+        for i in range(3)
+    ]
+    running = make_task(state=TaskState.RUNNING)
+    elsewhere = make_task(make_request(workspace="w2"), state=TaskState.QUEUED)
+    for task in (*waiting, running, elsewhere):
+        await store.add(task)
+
+    queued = await store.queued(Platform.CLI, "w1")
+
+    assert [t.id for t in queued] == [t.id for t in reversed(waiting)]
+    assert sorted(await store.queued_workspaces()) == [
+        (Platform.CLI, "w1"),
+        (Platform.CLI, "w2"),
+    ]
+
+
+async def test_running_counts_count_admitted_undelivered_tasks_per_member(
+    store: TaskStore,
+) -> None:
+    for user, state in [
+        ("ann", TaskState.RUNNING),
+        ("ann", TaskState.SUCCEEDED),
+        ("ann", TaskState.DELIVERED),
+        ("bob", TaskState.SUBMITTED),
+    ]:
+        await store.add(make_task(make_request(user=user), state=state))
+
+    assert await store.running_counts(Platform.CLI, "w1") == {"ann": 2, "bob": 1}
+
+
+async def test_recent_for_user_lists_that_members_newest_tasks(
+    store: TaskStore,
+) -> None:
+    now = utcnow()
+    mine = [
+        make_task(make_request(user="ann"), created_at=now + timedelta(seconds=i))
+        for i in range(3)
+    ]
+    for task in (*mine, make_task(make_request(user="bob"))):
+        await store.add(task)
+
+    recent = await store.recent_for_user(Platform.CLI, "w1", "ann", limit=2)
+
+    assert [t.id for t in recent] == [mine[2].id, mine[1].id]
+
+
+async def test_audit_entries_come_back_with_ids_filtered_by_server_and_time(
+    store: TaskStore,
+) -> None:
+    now = utcnow()
+    first = await store.add_audit(
+        AuditEntry(
+            at=now - timedelta(days=1),
+            kind=AuditKind.VIDEO,
+            platform=Platform.SLACK,
+            workspace_id="T1",
+            prompt="a corgi",
+        )
+    )
+    second = await store.add_audit(
+        AuditEntry(
+            at=now, kind=AuditKind.SETTING, platform=Platform.SLACK, workspace_id="T2"
+        )
+    )
+
+    everything = await store.audit_entries()
+    of_t2 = await store.audit_entries(workspace_id="T2")
+    today = await store.audit_entries(since=now - timedelta(hours=1))
+
+    assert None not in (first.id, second.id)
+    assert everything == [first, second]
+    assert of_t2 == today == [second]
+
+
+async def test_a_takedown_is_saved_with_the_task(store: TaskStore) -> None:
+    task = make_task(state=TaskState.DELIVERED)
+    await store.add(task)
+    task.taken_down_by = "mod"
+    task.taken_down_at = utcnow()
+    await store.save(task)
+
+    assert await store.get(task.id) == task
