@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.models import ChatRef, Platform
 from bot.ports import ChatThread, Scope
-from bot.store import SqliteTaskStore
+from bot.storage.sqlite import SqliteTaskStore
 
 # The simulator subprocess of every benchmark demands this bearer key.
 SIM_KEY = "bench-key"

@@ -7,6 +7,7 @@ shared httpx client, tracker, service) with a chat surface that only notes times
     python bench/track.py                       # 10,000 tasks, 10 s poll interval
     python bench/track.py --tasks 1000 --poll-interval 2 --duration 20
     python bench/track.py --ramp 60     # submissions spread over a minute
+    python bench/track.py --database postgresql://postgres@127.0.0.1:5432/bench
 
 Targets: 10,000 in flight with peak RSS growth <= 100 MB, average CPU <= 0.5 core
 while polling at a 10 s interval, every task noticed complete within one poll
@@ -137,7 +138,7 @@ async def run(
         SORA_API_URL=simulator_url,
         SORA_API_KEY=SecretStr(SIM_KEY),
         SORA_API_DIALECT=args.dialect,
-        DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
+        DATABASE_URL=args.database or f"sqlite:///{workdir / 'bench.db'}",
         MEDIA_DIR=workdir / "media",
         HTTP_PORT=0,
         POLL_INTERVAL=args.poll_interval,
@@ -204,7 +205,8 @@ async def run(
     gets = requests["GET"] - len(clock.succeeded)  # minus one download per video
     print(
         f"tasks: {args.tasks}, poll interval {args.poll_interval} s, "
-        f"simulated duration {args.duration} s, dialect {args.dialect}"
+        f"simulated duration {args.duration} s, dialect {args.dialect}, "
+        f"database {'PostgreSQL' if args.database else 'SQLite'}"
     )
     print(f"wall time: {wall3 - wall0:.1f} s (submit {wall1 - wall0:.1f} s)")
     print(
@@ -253,6 +255,11 @@ def main() -> None:
         type=float,
         default=0.0,
         help="spread the submissions over this many seconds (0: all at once)",
+    )
+    parser.add_argument(
+        "--database",
+        help="a DATABASE_URL instead of a new SQLite file; use an empty database, "
+        "or its unfinished tasks are resumed too",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sorabot-bench-") as workdir:

@@ -44,7 +44,7 @@ from bot.runtime import (
 )
 from bot.signals import Interrupted, Signals
 from bot.simulator import Simulator
-from bot.store import SqliteTaskStore
+from bot.storage import open_store, sqlite_path
 from bot.terminal import TerminalDirectory, cli_chat
 
 log = logging.getLogger(__name__)
@@ -181,11 +181,11 @@ async def resume(settings: Settings, signals: Signals) -> int:
 
 async def list_tasks(settings: Settings, limit: int) -> int:
     """Print the newest tasks as a table on stdout."""
-    path = settings.sqlite_path
-    if not path.exists():
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
         sys.stdout.write(f"No tasks yet (no database at {path}).\n")
         return EXIT_OK
-    async with SqliteTaskStore.open(path) as store:
+    async with open_store(settings.database_url) as store:
         tasks = await store.recent(limit)
     rows = [("ID", "OUTCOME", "PROGRESS", "MODEL", "PROVIDER", "CREATED", "PROMPT")]
     for task in tasks:
@@ -216,10 +216,10 @@ async def export_audit(
 ) -> int:
     """Print the audit record (one server's, from a date) on stdout."""
     start = None if since is None else parse_since(since)
-    path = settings.sqlite_path
+    path = sqlite_path(settings.database_url)
     entries = []
-    if path.exists():
-        async with SqliteTaskStore.open(path) as store:
+    if path is None or path.exists():
+        async with open_store(settings.database_url) as store:
             entries = await store.audit_entries(workspace_id=server, since=start)
     write_audit(entries, sys.stdout, fmt)
     return EXIT_OK

@@ -10,7 +10,7 @@ import json
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -198,6 +198,14 @@ class Settings(BaseSettings):
     )
     discord_api_url: str | None = Field(default=None, alias="DISCORD_API_URL")
     discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
+    # Sharding: how many shards the bot has (None: Discord's recommendation) and
+    # which of them this process runs (empty: all).
+    discord_shard_count: int | None = Field(
+        default=None, ge=1, alias="DISCORD_SHARD_COUNT"
+    )
+    discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(), alias="DISCORD_SHARD_IDS"
+    )
 
     # Slack
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
@@ -278,6 +286,22 @@ class Settings(BaseSettings):
             return frozenset(kinds)
         return value
 
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _parse_shard_ids(cls, value: object) -> object:
+        return parse_shard_ids(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _shard_ids_within_count(self) -> Self:
+        count = self.discord_shard_count
+        beyond = [i for i in self.discord_shard_ids if count is not None and i >= count]
+        if beyond:
+            raise ValueError(
+                f"DISCORD_SHARD_IDS names shard {beyond[0]}, but DISCORD_SHARD_COUNT "
+                f"is {count} (shards 0 to {count - 1 if count else 0})"
+            )
+        return self
+
     @field_validator("public_url", "sora_api_url", mode="after")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
@@ -299,17 +323,6 @@ class Settings(BaseSettings):
         )
 
     @property
-    def sqlite_path(self) -> Path:
-        """The database file named by ``DATABASE_URL`` (``sqlite:///relative/path``)."""
-        prefix = "sqlite:///"
-        if not self.database_url.startswith(prefix):
-            raise ConfigError(
-                "DATABASE_URL must look like sqlite:///path/to/file.db "
-                f"(got a URL starting {self.database_url.split(':', 1)[0]}:)"
-            )
-        return Path(self.database_url[len(prefix) :])
-
-    @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret value set, so log output can mask them wherever they occur."""
         values = (getattr(self, name) for name in type(self).model_fields)
@@ -318,3 +331,25 @@ class Settings(BaseSettings):
             for v in values
             if isinstance(v, SecretStr) and v.get_secret_value()
         )
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...]:
+    """``0,1`` or ``0-3`` or ``0-3,8``: the shard ids, sorted, each once.
+
+    Raises ``ValueError`` (pydantic reports it against DISCORD_SHARD_IDS).
+    """
+    ids: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        try:
+            low, high = int(first), int(last if dash else first)
+        except ValueError:
+            raise ValueError(
+                f"{part!r} is not a shard id or a range like 0-3"
+            ) from None
+        if low < 0 or high < low:
+            raise ValueError(f"{part!r} is not a shard id or a range like 0-3")
+        ids.update(range(low, high + 1))
+    return tuple(sorted(ids))

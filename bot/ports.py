@@ -1,7 +1,7 @@
 """The ports: what the core needs from the outside world, as Protocols.
 
 Adapters implement ``ChatDirectory``/``ChatThread`` (one per chat platform), provider
-dialects implement ``VideoProvider``, and ``bot.store`` implements ``TaskStore``.
+dialects implement ``VideoProvider``, and ``bot.storage`` implements ``TaskStore``.
 The core depends only on these, so it runs the same under Discord, Slack or the CLI.
 """
 
@@ -198,7 +198,7 @@ _Refusal = TypeVar("_Refusal")
 
 
 class TaskStore(Protocol):
-    """Durable tasks and per-scope settings. SQLite today; PostgreSQL can follow."""
+    """Durable tasks and per-scope settings, on SQLite or PostgreSQL (bot.storage)."""
 
     async def add(self, task: Task) -> None: ...
 

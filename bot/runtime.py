@@ -49,7 +49,7 @@ from bot.queue import TaskQueue
 from bot.readiness import Readiness
 from bot.service import VideoService
 from bot.simulator import Simulator
-from bot.store import SqliteTaskStore
+from bot.storage import open_store
 from bot.tracker import Tracker
 from bot.video_links import VideoLinks
 from bot.web import HttpServer, build_app
@@ -227,9 +227,7 @@ class Runtime:
     async def _open(self) -> None:
         settings = self.settings
         stack = self._stack
-        self.store = await stack.enter_async_context(
-            SqliteTaskStore.open(settings.sqlite_path)
-        )
+        self.store = await stack.enter_async_context(open_store(settings.database_url))
         # HTTPS_PROXY, HTTP_PROXY and NO_PROXY, read once; the adapters use it too.
         self.proxies = Proxies()
         self.http_client = await stack.enter_async_context(

@@ -1,9 +1,10 @@
-"""Shared fixtures: isolated settings, a real SQLite store, the simulator, runtimes."""
+"""Shared fixtures: isolated settings, real stores (SQLite and PostgreSQL), the
+simulator, runtimes."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,16 @@ import pytest
 from aiohttp import web
 
 from bot.config import Settings
-from bot.store import SqliteTaskStore
+from bot.storage.postgres import PostgresTaskStore
+from bot.storage.sqlite import SqliteTaskStore
+from tests.backends import (
+    Backend,
+    create_run_database,
+    drop_run_database,
+    drop_schema,
+    postgres_backend_in,
+    sqlite_backend,
+)
 from tests.fakes.chat import RecordingChat
 
 if TYPE_CHECKING:
@@ -53,6 +63,8 @@ _ENV_NAMES = (
     "REFUND_ON",
     "BLOCKED_WORDS",
     "DISCORD_TOKEN",
+    "DISCORD_SHARD_COUNT",
+    "DISCORD_SHARD_IDS",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
@@ -89,6 +101,27 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """This test run's own PostgreSQL database (its URL), dropped at the end."""
+    url = create_run_database()
+    yield url
+    drop_run_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Backend]:
+    """An empty database on each backend in turn (see ``tests.backends``)."""
+    if request.param == "sqlite":
+        yield sqlite_backend(tmp_path)
+        return
+    fresh = await postgres_backend_in(request.getfixturevalue("postgres_database"))
+    yield fresh
+    await drop_schema(fresh)
+
+
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
     """Start aiohttp apps on 127.0.0.1 (port 0); each call returns its base URL."""
@@ -109,8 +142,17 @@ async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteTaskStore]:
-    async with SqliteTaskStore.open(tmp_path / "store.db") as opened:
+async def postgres_backend(postgres_database: str) -> AsyncIterator[Backend]:
+    """An empty PostgreSQL database (schema) for tests of PostgreSQL alone."""
+    fresh = await postgres_backend_in(postgres_database)
+    yield fresh
+    await drop_schema(fresh)
+
+
+@pytest.fixture
+async def store(backend: Backend) -> AsyncIterator[SqliteTaskStore | PostgresTaskStore]:
+    """A migrated store on each backend in turn: the contract holds on both."""
+    async with backend.open() as opened:
         yield opened
 
 

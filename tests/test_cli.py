@@ -27,7 +27,7 @@ from bot.config import DIALECTS
 from bot.models import Platform, Task, TaskState
 from bot.rendering import failure_text
 from bot.simulator import FileRecord, RecordedRequest, Simulator
-from bot.store import SqliteTaskStore
+from bot.storage.sqlite import SqliteTaskStore
 
 pytestmark = pytest.mark.e2e
 
@@ -549,7 +549,7 @@ async def test_run_with_no_platform_configured_exits_2_naming_the_variables(
 @pytest.mark.parametrize(
     ("variable", "value", "reason"),
     [
-        ("DATABASE_URL", "postgresql://db/sorabot", "DATABASE_URL must look like"),
+        ("DATABASE_URL", "mysql://db/sorabot", "DATABASE_URL must look like"),
         ("HTTP_PORT", "eighty", "HTTP_PORT"),
         ("SORA_API_DIALECT", "klingon", "SORA_API_DIALECT"),
     ],
@@ -597,3 +597,41 @@ async def test_api_key_never_appears_in_output_even_when_debugging(
     result = await generate_logging_at("DEBUG", sim_env, tmp_path)
 
     assert API_KEY not in result.stdout + result.stderr
+
+
+async def test_generate_and_tasks_run_on_postgresql(env, tmp_path, postgres_backend):
+    env = {**env, "DATABASE_URL": postgres_backend.url}
+
+    result = await sorabot(
+        "generate", PROMPT, "--out", "corgi.mp4", env=env, cwd=tmp_path
+    )
+    listing = await sorabot("tasks", env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "corgi.mp4").read_bytes()[4:8] == b"ftyp"
+    assert not (tmp_path / "sorabot.db").exists()
+    async with postgres_backend.open() as store:
+        [task] = await store.recent(100)
+    assert task.state is TaskState.DELIVERED
+    [row] = [line for line in listing.stdout.splitlines() if task.id in line]
+    assert row.split()[1:3] == ["done", "100%"]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("mysql://root:hunter2@db.example/sora", "must look like sqlite:///"),
+        ("postgresql://root:hunter2@127.0.0.1:1/sora", "root@127.0.0.1:1/sora"),
+    ],
+)
+async def test_a_database_url_it_cannot_use_is_refused_without_its_password(
+    url, reason, env, tmp_path
+):
+    result = await sorabot("tasks", env={**env, "DATABASE_URL": url}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("sorabot: configuration: DATABASE_URL")
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert reason in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.models import TaskState
+from bot.storage import sqlite_path
+from tests.backends import Backend
 from tests.fakes.tasks import make_request, settled
 from tests.observability import moved, ready, scrape, scraped_when, value
 
@@ -105,7 +107,7 @@ async def test_readyz_turns_503_while_the_database_file_is_replaced_then_recover
     make_runtime, tmp_path: Path
 ):
     runtime = await make_runtime()
-    database = Path(runtime.settings.sqlite_path)
+    database = sqlite_path(runtime.settings.database_url)
     aside = tmp_path / "aside.db"
 
     _directory_in_place_of(database, aside)
@@ -124,15 +126,20 @@ async def test_readyz_turns_503_when_the_file_is_swapped_for_a_copy(
 ):
     runtime = await make_runtime()
 
-    _copy_in_place_of(Path(runtime.settings.sqlite_path), tmp_path / "original.db")
+    _copy_in_place_of(
+        sqlite_path(runtime.settings.database_url), tmp_path / "original.db"
+    )
     code, body = await ready(runtime.base_url)
 
     assert code == 503
     assert "replaced" in body["problems"]["database"]
 
 
-async def test_readyz_turns_503_when_the_database_connection_is_gone(make_runtime):
-    runtime = await make_runtime()
+async def test_readyz_turns_503_when_the_database_connection_is_gone(
+    make_runtime, backend: Backend
+):
+    runtime = await make_runtime(DATABASE_URL=backend.url)
+    assert (await ready(runtime.base_url))[0] == 200
 
     await runtime.store.close()
     code, body = await ready(runtime.base_url)

@@ -18,6 +18,7 @@ import yarl
 
 from adapters.discord.client import SoraClient
 from adapters.discord.invite import invite_url
+from adapters.discord.shards import IdentifyPacer, shard_plan
 from adapters.discord.thread import Pacing
 from bot.errors import ConfigError
 from bot.models import Platform
@@ -90,6 +91,13 @@ async def attach(
     )
     stack.push_async_callback(client.close)
     await client.login(settings.discord_token.get_secret_value())
+    recommended, _, limits = await client.http.get_bot_gateway()
+    count, shard_ids = shard_plan(settings, recommended)
+    # Read by AutoShardedClient only when it connects, so they may be set now that
+    # the count Discord recommends is known.
+    client.shard_count, client.shard_ids = count, list(shard_ids)
+    client.identify_pacer = IdentifyPacer(limits["max_concurrency"])
+    log.info("Discord: running shard(s) %s of %d", _ranges(shard_ids), count)
     runtime.service.register_chat(client.directory)
     if client.application_id is not None:  # login has asked Discord for it
         log.info("Add the bot to a server: %s", invite_url(client.application_id))
@@ -104,11 +112,25 @@ async def attach(
 
 
 async def _gateway_ready(client: SoraClient) -> str | None:
-    # READY received once, and the websocket open now (discord.py keeps the old,
-    # closed one while it reconnects).
-    if client.is_ready() and client.ws is not None and client.ws.open:
+    # READY received on every shard, and each shard's websocket open now
+    # (discord.py keeps the old, closed one while it reconnects).
+    shards = client.shards
+    if client.is_ready() and all(
+        i in shards and not shards[i].is_closed() for i in client.shard_ids or ()
+    ):
         return None
     return "not connected to the Discord gateway"
+
+
+def _ranges(ids: tuple[int, ...]) -> str:
+    """``0-3, 8`` for a log line: 1,000 shard ids must not fill it."""
+    spans: list[list[int]] = []
+    for shard in ids:
+        if spans and spans[-1][1] == shard - 1:
+            spans[-1][1] = shard
+        else:
+            spans.append([shard, shard])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
 
 
 def _restore(api_url: str, gateway: yarl.URL) -> None:

@@ -1,5 +1,9 @@
 """The discord.py client: slash commands, persistent buttons, and nothing cached.
 
+It is an ``AutoShardedClient``: one process runs the shards ``attach`` assigns it
+(all of them by default, one for a small bot), each its own gateway connection
+(see ``adapters.discord.shards``).
+
 Slash commands and buttons arrive as INTERACTION_CREATE, which needs no intent; the
 ``guilds`` intent is kept so discord.py knows each server (it needs the guild to
 open a thread). Messages and members are not cached: the bot never reads them, and
@@ -19,6 +23,7 @@ from adapters.discord.buttons import DYNAMIC_ITEMS
 from adapters.discord.info_command import help_command, info_command
 from adapters.discord.replies import NO_MENTIONS, report_error
 from adapters.discord.settings_command import SettingsGroup
+from adapters.discord.shards import IdentifyPacer
 from adapters.discord.sora_command import sora_command
 from adapters.discord.thread import DiscordDirectory, Pacing
 from bot.service import VideoService
@@ -42,7 +47,7 @@ class SoraTree(app_commands.CommandTree[discord.Client]):
         await report_error(interaction, error)
 
 
-class SoraClient(discord.Client):
+class SoraClient(discord.AutoShardedClient):
     """The bot's Discord connection and its commands.
 
     Args:
@@ -72,6 +77,12 @@ class SoraClient(discord.Client):
         self.service = service
         self.tree = SoraTree(self)
         self.directory = DiscordDirectory(self, pacing, links)
+        self.identify_pacer = IdentifyPacer(1)
+
+    async def before_identify_hook(
+        self, shard_id: int | None, *, initial: bool = False
+    ) -> None:
+        await self.identify_pacer.wait(shard_id)
 
     async def setup_hook(self) -> None:
         self.tree.add_command(sora_command(self.service))

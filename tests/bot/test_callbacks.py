@@ -23,10 +23,9 @@ from bot.models import (
     Task,
     TaskState,
 )
-from bot.ports import Submission
+from bot.ports import Submission, TaskStore
 from bot.providers import make_provider
 from bot.simulator import Simulator
-from bot.store import SqliteTaskStore
 from bot.web import HttpServer, build_app
 from bot.webhooks import sign_standard_webhook
 
@@ -36,7 +35,7 @@ SECRET = "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0xMjM0NTY="
 class Bot:
     """The bot's HTTP server with callback routes, and what its tracker was asked."""
 
-    def __init__(self, store: SqliteTaskStore, server: HttpServer, pokes: list[str]):
+    def __init__(self, store: TaskStore, server: HttpServer, pokes: list[str]):
         self.store = store
         self.url = server.url
         self.pokes = pokes
@@ -72,7 +71,7 @@ class Bot:
         return await self.http.post("/callbacks/openai", content=body, headers=headers)
 
 
-async def _start(store: SqliteTaskStore, secret: str | None) -> AsyncIterator[Bot]:
+async def _start(store: TaskStore, secret: str | None) -> AsyncIterator[Bot]:
     pokes: list[str] = []
     app = build_app()
     add_callback_routes(app, store=store, poke=pokes.append, webhook_secret=secret)
@@ -83,13 +82,13 @@ async def _start(store: SqliteTaskStore, secret: str | None) -> AsyncIterator[Bo
 
 
 @pytest.fixture
-async def bot(store: SqliteTaskStore) -> AsyncIterator[Bot]:
+async def bot(store: TaskStore) -> AsyncIterator[Bot]:
     async for started in _start(store, SECRET):
         yield started
 
 
 @pytest.fixture
-async def bot_without_secret(store: SqliteTaskStore) -> AsyncIterator[Bot]:
+async def bot_without_secret(store: TaskStore) -> AsyncIterator[Bot]:
     async for started in _start(store, None):
         yield started
 
@@ -399,7 +398,7 @@ async def test_a_malformed_whsec_secret_fails_at_startup(store):
 class StoreFailingOnce:
     """The real store, except the first webhook lookup fails (a locked database)."""
 
-    def __init__(self, store: SqliteTaskStore) -> None:
+    def __init__(self, store: TaskStore) -> None:
         self._store = store
         self.failed = False
 

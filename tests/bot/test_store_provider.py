@@ -6,20 +6,21 @@ import sqlite3
 from pathlib import Path
 
 from bot.models import TaskState
-from bot.store import MIGRATIONS, SqliteTaskStore
+from bot.storage.sqlite import MIGRATIONS, SqliteTaskStore
+from tests.backends import Backend
 from tests.fakes.tasks import make_task
 
 
 async def test_the_provider_a_task_was_sent_to_is_saved_and_read_back(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
     task = make_task()
-    async with SqliteTaskStore.open(tmp_path / "db") as store:
+    async with backend.open() as store:
         await store.add(task)
         task.provider = "spare"
         task.provider_task_id = "task_1"
         await store.save(task)
-    async with SqliteTaskStore.open(tmp_path / "db") as store:
+    async with backend.open() as store:
         loaded = await store.get(task.id)
 
     assert (loaded.provider, loaded.provider_task_id) == ("spare", "task_1")

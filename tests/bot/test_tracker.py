@@ -18,7 +18,8 @@ from bot.models import (
     TaskState,
     VideoResult,
 )
-from bot.store import SqliteTaskStore
+from bot.storage import open_store
+from tests.backends import Backend
 from tests.fakes.chat import RecordingChat
 from tests.fakes.tasks import creates, make_image, make_request, make_task, settled
 
@@ -187,9 +188,9 @@ async def test_refused_key_fails_the_task_and_tells_the_operator_not_the_user(
 
 
 async def test_restart_mid_task_resumes_and_delivers_once(
-    make_runtime, simulator
+    make_runtime, simulator, backend: Backend
 ) -> None:
-    first = await make_runtime()
+    first = await make_runtime(DATABASE_URL=backend.url)
     task = await first.service.submit(make_request())
     await first.chat.wait_for(
         lambda: any(
@@ -198,7 +199,7 @@ async def test_restart_mid_task_resumes_and_delivers_once(
     )
     await first.__aexit__(None, None, None)
 
-    second = await make_runtime()
+    second = await make_runtime(DATABASE_URL=backend.url)
     stored = await settled(second, task.id)
 
     assert first.chat.outcomes(task.id) == []
@@ -351,7 +352,7 @@ async def test_shutdown_with_a_hung_provider_call_is_quick_and_loses_nothing(
     elapsed = time.monotonic() - started
 
     assert elapsed < 5
-    async with SqliteTaskStore.open(runtime.settings.sqlite_path) as store:
+    async with open_store(runtime.settings.database_url) as store:
         saved = await store.get(task.id)
     assert saved.state in (TaskState.SUBMITTED, TaskState.RUNNING)
     assert saved.provider_task_id is not None

@@ -1,16 +1,16 @@
-"""The usage ledger in SQLite: counting and reserving are one transaction."""
+"""The usage ledger on both backends: counting and reserving are one transaction."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.models import Platform
-from bot.ports import UsageClaim, UsageQuery, UsageTotals
-from bot.store import MIGRATIONS, SqliteTaskStore
+from bot.ports import TaskStore, UsageClaim, UsageQuery, UsageTotals
+from bot.storage.sqlite import MIGRATIONS, SqliteTaskStore
+from tests.backends import Backend
 
 NOW = datetime(2026, 5, 17, 15, 0, tzinfo=UTC)
 QUERY = UsageQuery(
@@ -43,7 +43,7 @@ def at_most(videos: int):  # type: ignore[no-untyped-def]
 
 
 async def test_totals_count_only_this_period_and_not_refunded_entries(
-    store: SqliteTaskStore,
+    store: TaskStore,
 ) -> None:
     for task_id, user, cost, at in [
         ("a", "ann", 100, NOW),
@@ -66,7 +66,7 @@ async def test_totals_count_only_this_period_and_not_refunded_entries(
     )
 
 
-async def test_a_refused_claim_is_not_recorded(store: SqliteTaskStore) -> None:
+async def test_a_refused_claim_is_not_recorded(store: TaskStore) -> None:
     assert await store.reserve_usage(claim("a"), QUERY, at_most(1)) is None
 
     assert await store.reserve_usage(claim("b"), QUERY, at_most(1)) == "full"
@@ -75,23 +75,19 @@ async def test_a_refused_claim_is_not_recorded(store: SqliteTaskStore) -> None:
 
 
 async def test_a_hundred_concurrent_claims_over_four_connections_never_exceed_the_cap(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    """Four connections stand for four processes on one file (BEGIN IMMEDIATE)."""
-    path = tmp_path / "shared.db"
+    """Four stores stand for four processes on one database (SQLite's BEGIN
+    IMMEDIATE, PostgreSQL's lock per server)."""
     async with contextlib.AsyncExitStack() as stack:
-        stores = [
-            await stack.enter_async_context(SqliteTaskStore.open(path))
-            for _ in range(4)
-        ]
+        stores = [await stack.enter_async_context(backend.open()) for _ in range(4)]
         results = await asyncio.gather(
             *(
                 stores[n % 4].reserve_usage(claim(f"t{n}"), QUERY, at_most(10))
                 for n in range(100)
             )
         )
-    with sqlite3.connect(path) as db:
-        (rows,) = db.execute("SELECT COUNT(*) FROM usage").fetchone()
+    [(rows,)] = await backend.fetch("SELECT COUNT(*) FROM usage")
 
     assert results.count(None) == 10
     assert rows == 10

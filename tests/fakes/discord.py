@@ -410,8 +410,9 @@ class FakeDiscord(DiscordState):
         gateway = self.gateway
 
         def ready() -> bool:
-            identified = (
-                gateway.connected if after is None else gateway.identify_count > after
+            # Connected: the session of the server's shard is up.
+            identified = gateway.connected and (
+                after is None or gateway.identify_count > after
             )
             return identified and (self.sync_count > 0 or not commands)
 

@@ -3,6 +3,11 @@
 Frames are JSON text; discord.py only decompresses binary frames, so the
 ``compress=`` it asks for can be ignored. Sessions outlive their socket so a
 client that reconnects can RESUME; a new process IDENTIFYs and gets a new one.
+
+Shards as on Discord: IDENTIFY's ``shard: [id, count]`` (``[0, 1]`` without) picks
+which servers a session carries, ``(guild_id >> 22) % count``; the fake's one server
+and all its events go to the session of its shard, and the other shards' READY
+lists no server. ``identified_shards`` records every IDENTIFY's array.
 """
 
 from __future__ import annotations
@@ -26,12 +31,18 @@ GUILD_MESSAGES_INTENT = 1 << 9
 GUILD_MEMBERS_INTENT = 1 << 1
 
 
-class GatewaySession:
-    __slots__ = ("id", "intents", "seq", "ws")
+def shard_of(guild_id: str, count: int) -> int:
+    """The shard that carries a server's events (Discord's formula)."""
+    return (int(guild_id) >> 22) % count
 
-    def __init__(self, intents: int) -> None:
+
+class GatewaySession:
+    __slots__ = ("id", "intents", "seq", "shard", "ws")
+
+    def __init__(self, intents: int, shard: tuple[int, int]) -> None:
         self.id = secrets.token_hex(16)
         self.intents = intents
+        self.shard = shard
         self.seq = 0
         self.ws: web.WebSocketResponse | None = None
 
@@ -40,20 +51,35 @@ class Gateway:
     def __init__(self, fake: DiscordState) -> None:
         self._fake = fake
         self.sessions: dict[str, GatewaySession] = {}
-        self.live: GatewaySession | None = None
+        # The connected session of each shard id.
+        self.live_shards: dict[int, GatewaySession] = {}
+        self.identified_shards: list[tuple[int, int]] = []
         self.identify_count = 0
         self.resume_count = 0
         self._sockets: set[web.WebSocketResponse] = set()
         self._pending: set[asyncio.Task[None]] = set()
 
     @property
+    def live(self) -> GatewaySession | None:
+        """The connected session whose shard carries the fake's server."""
+        for session in self.live_shards.values():
+            if shard_of(self._fake.guild_id, session.shard[1]) == session.shard[0]:
+                return session
+        return None
+
+    @property
     def connected(self) -> bool:
         return self.live is not None and self.live.ws is not None
 
     async def send(self, event: str, data: Any) -> float:
-        """Dispatch an event to the connected bot; returns when it was written."""
+        """Dispatch an event to the bot on the server's shard; returns when written."""
         session = self.live
-        if session is None or session.ws is None or session.ws.closed:
+        if session is None:
+            raise RuntimeError("no bot is connected to the fake Discord gateway")
+        return await self._send_to(session, event, data)
+
+    async def _send_to(self, session: GatewaySession, event: str, data: Any) -> float:
+        if session.ws is None or session.ws.closed:
             raise RuntimeError("no bot is connected to the fake Discord gateway")
         session.seq += 1
         frame = json.dumps({"op": 0, "s": session.seq, "t": event, "d": data})
@@ -96,8 +122,8 @@ class Gateway:
             self._sockets.discard(ws)
             if session is not None and session.ws is ws:
                 session.ws = None
-                if self.live is session:
-                    self.live = None
+                if self.live_shards.get(session.shard[0]) is session:
+                    del self.live_shards[session.shard[0]]
         return ws
 
     async def _on_frame(
@@ -114,7 +140,8 @@ class Gateway:
             if data.get("token") != self._fake.token:
                 await ws.close(code=4004, message=b"Authentication failed.")
                 return session
-            session = GatewaySession(int(data.get("intents", 0)))
+            shard_id, count = data.get("shard") or (0, 1)
+            session = GatewaySession(int(data.get("intents", 0)), (shard_id, count))
             self.sessions[session.id] = session
             await self._identify(ws, session)
         elif op == 6:
@@ -128,18 +155,22 @@ class Gateway:
     ) -> None:
         fake = self._fake
         session.ws = ws
-        self.live = session
+        self.live_shards[session.shard[0]] = session
+        self.identified_shards.append(session.shard)
+        ours = shard_of(fake.guild_id, session.shard[1]) == session.shard[0]
         ready = {
             "v": 10,
             "user": fake.bot_user,
-            "guilds": [{"id": fake.guild_id, "unavailable": True}],
+            "guilds": [{"id": fake.guild_id, "unavailable": True}] if ours else [],
             "session_id": session.id,
             "resume_gateway_url": fake.gateway_url,
             "application": {"id": fake.app_id, "flags": 0},
             "private_channels": [],
+            "shard": list(session.shard),
         }
-        await self.send("READY", ready)
-        await self.send("GUILD_CREATE", fake.guild_payload())
+        await self._send_to(session, "READY", ready)
+        if ours:
+            await self._send_to(session, "GUILD_CREATE", fake.guild_payload())
         self.identify_count += 1
         fake.notify()
 
@@ -152,9 +183,9 @@ class Gateway:
             await ws.send_str('{"op": 9, "d": false}')
             return None
         session.ws = ws
-        self.live = session
+        self.live_shards[session.shard[0]] = session
         self.resume_count += 1
-        await self.send("RESUMED", {})
+        await self._send_to(session, "RESUMED", {})
         self._fake.notify()
         return session
 
@@ -175,4 +206,4 @@ class Gateway:
             # discord.py matches the chunk to its request by this nonce.
             chunk["nonce"] = data["nonce"]
         if session is not None and session.ws is ws:
-            await self.send("GUILD_MEMBERS_CHUNK", chunk)
+            await self._send_to(session, "GUILD_MEMBERS_CHUNK", chunk)

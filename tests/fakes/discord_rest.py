@@ -185,14 +185,19 @@ class RestRoutes:
         )
 
     async def gateway(self, request: web.Request) -> web.Response:
+        fake = self._fake
         limit = {
             "total": 1000,
             "remaining": 1000,
             "reset_after": 0,
-            "max_concurrency": 1,
+            "max_concurrency": fake.max_concurrency,
         }
         return json_response(
-            {"url": self._fake.gateway_url, "shards": 1, "session_start_limit": limit}
+            {
+                "url": fake.gateway_url,
+                "shards": fake.recommended_shards,
+                "session_start_limit": limit,
+            }
         )
 
     async def put_commands(self, request: web.Request) -> web.Response:

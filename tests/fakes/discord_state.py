@@ -52,7 +52,8 @@ UserArg = str | Mapping[str, Any]
 class DiscordState:
     """One guild (``guild_id``) with one text channel (``channel_id``; more with
     ``add_channel``), the bot user, and the clocks tests may shorten:
-    ``ack_deadline`` (3 s), ``token_lifetime`` (900 s), ``upload_limit`` (10 MiB).
+    ``ack_deadline`` (3 s), ``token_lifetime`` (900 s), ``upload_limit`` (10 MiB),
+    and what ``/gateway/bot`` answers (``recommended_shards``, ``max_concurrency``).
     All of these are plain attributes and can be changed on a running fake."""
 
     def __init__(
@@ -75,6 +76,10 @@ class DiscordState:
         self.ack_deadline = ack_deadline
         self.heartbeat_interval = heartbeat_interval
         self.upload_limit = upload_limit
+        # What GET /gateway/bot answers: the shard count Discord recommends, and
+        # how many shards may IDENTIFY at once (16 lets a test start 2 at once).
+        self.recommended_shards = 1
+        self.max_concurrency = 16
         self.ids = Snowflakes()
         self.limiter = RateLimiter()
         self.gateway = Gateway(self)
