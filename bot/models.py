@@ -52,6 +52,9 @@ class ChatRef(BaseModel):
     thread_id: str | None = None
     status_message_id: str | None = None
     upload_limit: int | None = None
+    # The channel a Discord thread belongs to: a gate that allows a channel
+    # allows its threads too.
+    parent_channel_id: str | None = None
     video_message_id: str | None = None
     video_file_id: str | None = None
 

@@ -60,6 +60,7 @@ def chat_ref(
     *,
     in_thread: bool,
     upload_limit: int | None,
+    parent_id: int | None = None,
 ) -> ChatRef:
     """Where the task's messages go.
 
@@ -72,6 +73,7 @@ def chat_ref(
         channel_id=str(channel_id),
         thread_id=str(channel_id) if in_thread else None,
         upload_limit=upload_limit,
+        parent_channel_id=None if parent_id is None else str(parent_id),
     )
 
 

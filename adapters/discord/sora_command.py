@@ -49,6 +49,12 @@ def _in_thread(interaction: discord.Interaction[Any]) -> bool:
     return channel is not None and channel.type in _THREAD_TYPES
 
 
+def _parent_id(interaction: discord.Interaction[Any]) -> int | None:
+    """The channel of the thread the command was typed in, if it was."""
+    channel = interaction.channel
+    return channel.parent_id if isinstance(channel, discord.Thread) else None
+
+
 class ImageRef(Protocol):
     """Where a picture is and what Discord says about it: a ``discord.Attachment``,
     or an embed's image (``size`` ``None``: Discord does not say)."""
@@ -116,6 +122,7 @@ def request_for(
             interaction.channel_id or 0,
             in_thread=_in_thread(interaction),
             upload_limit=interaction.filesize_limit,
+            parent_id=_parent_id(interaction),
         ),
         default_model=service.default_model,
         default_seconds=service.offer.default_seconds(model),

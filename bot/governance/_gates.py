@@ -59,9 +59,13 @@ def listing(items: Sequence[str], word: str = "or") -> str:
 
 
 def channel_refusal(
-    platform: Platform, channel_id: str, allowed: Sequence[str]
+    platform: Platform,
+    channel_id: str,
+    allowed: Sequence[str],
+    parent_id: str | None = None,
 ) -> str | None:
-    if not allowed or channel_id in allowed:
+    """``parent_id``: the channel of the thread ``channel_id`` is, if it is one."""
+    if not allowed or channel_id in allowed or (parent_id and parent_id in allowed):
         return None
     channels = listing([channel_mention(c) for c in allowed])
     return f"Sorry, /sora works only in {channels} {where(platform)}."

@@ -389,7 +389,9 @@ class Governor:
     async def _check_gates(self, request: GenerationRequest, scope: Scope) -> None:
         chat = request.chat
         channels = _ids(await self._store.get_setting(scope, CHANNELS))
-        message = channel_refusal(chat.platform, chat.channel_id, channels)
+        message = channel_refusal(
+            chat.platform, chat.channel_id, channels, chat.parent_channel_id
+        )
         if message is not None:
             await self._refuse(request, RefusalReason.CHANNEL, chat.channel_id, message)
         members = _ids(await self._store.get_setting(scope, MEMBERS))

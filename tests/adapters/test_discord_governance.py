@@ -176,6 +176,37 @@ async def test_member_outside_the_allowed_channel_is_told_where_it_works(
     assert len(creates(simulator)) == 1
 
 
+async def test_a_thread_of_the_allowed_channel_is_allowed_too(
+    fake: FakeDiscord, env, simulator
+):
+    studio = fake.add_channel("studio")
+    resolved = {
+        "channels": {
+            studio: {
+                **fake.channel_payload(studio),
+                "permissions": str(USER_PERMISSIONS),
+            }
+        }
+    }
+    async with running_bot(bot_settings(env), fake):
+        await moderator(
+            fake, sub("channels", "allow", channel=(7, studio)), resolved=resolved
+        )
+        assert "Started" in await sora(fake, "a lighthouse", channel_id=studio)
+        thread = await fake.wait_until(
+            lambda: next(
+                (t for t, th in fake.threads.items() if th.parent_id == studio), None
+            )
+        )
+        in_thread = await sora(fake, "the lighthouse at night", channel_id=thread)
+
+    assert "Started" in in_thread
+    assert [c.body["prompt"] for c in creates(simulator)] == [
+        "a lighthouse",
+        "the lighthouse at night",
+    ]
+
+
 async def test_member_without_the_allowed_role_is_refused(
     fake: FakeDiscord, env, simulator
 ):
