@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     # Tracking
     poll_interval: float = Field(default=10.0, gt=0, alias="POLL_INTERVAL")
     task_deadline: float = Field(default=3600.0, gt=0, alias="TASK_DEADLINE")
+    # Replicas on one PostgreSQL database: a replica that stops renewing its
+    # leases for this long loses its tasks to the others (bot.tracking.leases).
+    lease_time: float = Field(default=30.0, gt=0, alias="LEASE_TIME")
+    # This process's name in the leases table and logs; unset: host-pid-random.
+    replica_id: str | None = Field(default=None, min_length=1, alias="REPLICA_ID")
     user_concurrency_limit: int = Field(default=3, ge=1, alias="USER_CONCURRENCY_LIMIT")
     # Over the running limits a request waits in line rather than being refused.
     user_queue_limit: int = Field(default=5, ge=0, alias="USER_QUEUE_LIMIT")

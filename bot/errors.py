@@ -59,6 +59,16 @@ class TaskNotFound(BotError):
         self.task_id = task_id
 
 
+class StaleTask(BotError):
+    """A conditional save found the task moved on elsewhere: its lease went to
+    another replica, or its state is no longer the one the writer read (a cancel).
+    The writer must re-read the task, not overwrite it."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Video task {task_id} was changed elsewhere.")
+        self.task_id = task_id
+
+
 class StoreUnavailable(BotError):
     """The database does not answer, or its file is gone or replaced."""
 

@@ -7,7 +7,8 @@ The core depends only on these, so it runs the same under Discord, Slack or the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -22,6 +23,7 @@ from bot.models import (
     GenerationRequest,
     Platform,
     Task,
+    TaskState,
     TaskStatus,
     VideoResult,
 )
@@ -197,6 +199,29 @@ class UsageQuery(BaseModel):
 _Refusal = TypeVar("_Refusal")
 
 
+class Notices(Protocol):
+    """Short messages to every bot process on the database, this one included.
+
+    PostgreSQL ``LISTEN/NOTIFY`` between replicas; on SQLite (one process) they
+    stay in the process. A notice is a hint, never the truth: a receiver re-reads
+    the database, and a notice missed while a connection was down costs only time
+    (``on_reconnect`` tells who must then re-read everything).
+    """
+
+    async def publish(self, topic: str, payload: str) -> None:
+        """Send ``payload`` (under 8,000 bytes) to every subscriber of ``topic``."""
+        ...
+
+    def subscribe(self, topic: str, handler: Callable[[str], None]) -> None:
+        """Call ``handler(payload)`` for each notice on ``topic``, from any process."""
+        ...
+
+    def on_reconnect(self, handler: Callable[[], None]) -> None:
+        """Call ``handler()`` after the listening connection was lost and came
+        back: notices sent meanwhile were missed."""
+        ...
+
+
 class TaskStore(Protocol):
     """Durable tasks and per-scope settings, on SQLite or PostgreSQL (bot.storage)."""
 
@@ -206,8 +231,73 @@ class TaskStore(Protocol):
         """Raises ``TaskNotFound``."""
         ...
 
-    async def save(self, task: Task) -> None:
-        """Persist the whole task (state, progress, ids, result, failure)."""
+    async def save(
+        self,
+        task: Task,
+        *,
+        holder: str | None = None,
+        was: TaskState | None = None,
+    ) -> None:
+        """Persist the whole task (state, progress, ids, result, failure).
+
+        With ``holder``, only while that replica holds the task's lease; with
+        ``was``, only while the stored state is still ``was``. One conditional
+        statement, so a replica whose lease was taken over, or a step racing a
+        cancel, changes nothing. Raises ``StaleTask`` when a condition fails,
+        ``TaskNotFound`` when there is no such task.
+        """
+        ...
+
+    # -- leases: which replica carries which task ----------------------------------
+
+    @property
+    def notices(self) -> Notices:
+        """Hints to every process on this database (see ``Notices``)."""
+        ...
+
+    async def lease(
+        self,
+        holder: str,
+        *,
+        platforms: Collection[Platform],
+        seconds: float,
+        limit: int,
+    ) -> list[Task]:
+        """Lease to ``holder`` for ``seconds`` up to ``limit`` tracked tasks (in
+        flight or awaiting delivery) of ``platforms`` that nobody holds or whose
+        lease ran out; returns them, oldest first.
+
+        Replicas racing for the same tasks each get different ones (PostgreSQL:
+        ``FOR UPDATE SKIP LOCKED``).
+        """
+        ...
+
+    async def take(self, task_id: str, holder: str, seconds: float) -> bool:
+        """Lease one tracked task to ``holder`` if nobody else holds it (free,
+        run out, or already ``holder``'s); False if another replica does or the
+        task is no longer tracked."""
+        ...
+
+    async def renew(self, holder: str, seconds: float) -> set[str]:
+        """Extend every lease ``holder`` still has on a tracked task; returns
+        those tasks' ids. A task ``holder`` carries that is missing was taken
+        over or finished elsewhere: stop carrying it."""
+        ...
+
+    async def release(self, holder: str) -> None:
+        """Give up all of ``holder``'s leases (a clean stop: the others take the
+        tasks over at once instead of after the lease time)."""
+        ...
+
+    async def heartbeat(self, holder: str, seconds: float) -> int:
+        """Note ``holder`` as alive now; returns how many replicas (``holder``
+        included) were seen within the last ``seconds``."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Held by one process at a time on this database (PostgreSQL: an
+        advisory lock), for a read-decide-write over several statements such as
+        starting the next task of a server's line."""
         ...
 
     async def unfinished(self) -> list[Task]:
