@@ -9,6 +9,7 @@ here, so the two backends answer alike by construction; the shared test suite
 
 from __future__ import annotations
 
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -22,6 +23,7 @@ from bot.errors import TaskNotFound
 from bot.models import Platform, Task, TaskState
 from bot.ports import Scope, UsageClaim, UsageQuery, UsageTotals
 from bot.storage import rows
+from bot.storage.notices import SETTINGS_TOPIC, StoreNotices
 
 # Claims past their time are deleted by the first claim after this many seconds,
 # so the table holds about one TTL's worth of keys without a job of its own.
@@ -169,14 +171,19 @@ class SqlTaskStore(ABC):
 
     SQL: ClassVar[Queries]
 
-    def __init__(self) -> None:
-        # Every /sora reads up to three settings, and only this store writes them:
-        # a copy in memory (a few entries per server) saves those round trips.
-        # Several replicas on one PostgreSQL database will each keep a copy, and
-        # must then invalidate each other's when a moderator changes a setting
-        # (LISTEN/NOTIFY); until then a change shows on the replica that made it.
+    def __init__(self, notices: StoreNotices) -> None:
+        # Every /sora reads up to three settings: a copy in memory (a few entries
+        # per server) saves those round trips. Each replica keeps its own, so a
+        # change is published on SETTINGS_TOPIC and every store on the database,
+        # this one too, drops that entry; after the listening connection was lost
+        # notices may have been missed, and the whole copy goes. A read that raced
+        # a drop does not keep what it fetched (``_settings_drops`` moved).
         self._settings: dict[tuple[str, str, str, str], str | None] = {}
+        self._settings_drops = 0
         self._next_claim_purge = 0.0
+        self._notices = notices
+        notices.subscribe(SETTINGS_TOPIC, self._drop_setting)
+        notices.on_reconnect(self._drop_settings)
 
     # -- what a backend supplies ---------------------------------------------------
 
@@ -223,6 +230,10 @@ class SqlTaskStore(ABC):
         """A moment as this backend stores it."""
 
     # -- the store -----------------------------------------------------------------
+
+    @property
+    def notices(self) -> StoreNotices:
+        return self._notices
 
     @classmethod
     @asynccontextmanager
@@ -279,9 +290,11 @@ class SqlTaskStore(ABC):
         where = rows.setting_key(scope, key)
         if where in self._settings:
             return self._settings[where]
+        drops = self._settings_drops
         found = await self._fetch(self.SQL.get_setting, where)
         value = next((str(row["value"]) for row in found), None)
-        self._settings[where] = value
+        if drops == self._settings_drops:
+            self._settings[where] = value
         return value
 
     async def set_setting(self, scope: Scope, key: str, value: str | None) -> None:
@@ -291,6 +304,15 @@ class SqlTaskStore(ABC):
         else:
             await self._execute(self.SQL.put_setting, (*where, value))
         self._settings[where] = value
+        await self._notices.publish(SETTINGS_TOPIC, json.dumps(where))
+
+    def _drop_setting(self, payload: str) -> None:
+        self._settings.pop(tuple(json.loads(payload)), None)
+        self._settings_drops += 1
+
+    def _drop_settings(self) -> None:
+        self._settings.clear()
+        self._settings_drops += 1
 
     async def recent_for_user(
         self, platform: Platform, workspace_id: str, user_id: str, limit: int = 10

@@ -25,6 +25,7 @@ from bot.errors import ConfigError, StoreUnavailable
 from bot.models import Platform
 from bot.storage import rows
 from bot.storage.base import Execute, Fetch, Queries, SqlTaskStore
+from bot.storage.notices import PostgresNotices
 from bot.storage.schema import check_known
 
 MIGRATIONS: tuple[str, ...] = (
@@ -130,8 +131,8 @@ class PostgresTaskStore(SqlTaskStore):
 
     SQL = Queries.spelt(lambda n: f"${n}", tie="seq")
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__()
+    def __init__(self, pool: asyncpg.Pool, notices: PostgresNotices) -> None:
+        super().__init__(notices)
         self._pool = pool
 
     @classmethod
@@ -159,12 +160,18 @@ class PostgresTaskStore(SqlTaskStore):
             ) from None
         try:
             await _migrate(pool, MIGRATIONS if migrations is None else migrations)
+            notices = PostgresNotices(pool, target)
+            store = cls(pool, notices)
+            # After the store subscribed: it listens for settings changes from
+            # its first moment.
+            await notices.start()
         except BaseException:
             await pool.close()
             raise
-        return cls(pool)
+        return store
 
     async def close(self) -> None:
+        await self._notices.close()
         await self._pool.close()
 
     async def ping(self) -> None:

@@ -28,6 +28,7 @@ from bot.errors import StoreUnavailable
 from bot.models import Platform
 from bot.storage import rows
 from bot.storage.base import Execute, Fetch, Queries, SqlTaskStore
+from bot.storage.notices import LocalNotices
 from bot.storage.schema import check_known
 
 MIGRATIONS: tuple[str, ...] = (
@@ -132,7 +133,8 @@ class SqliteTaskStore(SqlTaskStore):
     def __init__(
         self, db: aiosqlite.Connection, claims: aiosqlite.Connection, path: Path
     ) -> None:
-        super().__init__()
+        # One process: notices stay in it.
+        super().__init__(LocalNotices())
         self._db = db
         # Claims are made before a chat request is acknowledged: a connection (and
         # aiosqlite thread) of their own keeps them from queueing behind the
@@ -162,6 +164,7 @@ class SqliteTaskStore(SqlTaskStore):
         return store
 
     async def close(self) -> None:
+        await self._notices.close()
         await self._claims.close()
         await self._db.close()
 
