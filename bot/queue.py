@@ -36,7 +36,7 @@ from bot.models import (
 )
 from bot.ports import Scope, TaskStore
 from bot.rendering import queue_full_text
-from bot.tracker import Tracker
+from bot.tracking import Tracker
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ from bot.readiness import Readiness
 from bot.service import VideoService
 from bot.simulator import Simulator
 from bot.storage import open_store
-from bot.tracker import Tracker
+from bot.tracking import Tracker
 from bot.video_links import VideoLinks
 from bot.web import HttpServer, build_app
 

@@ -45,7 +45,7 @@ from bot.rendering import (
     PRIVATE_UNAVAILABLE,
     remix_source,
 )
-from bot.tracker import Tracker
+from bot.tracking import Tracker
 from bot.validation import validate_request
 
 log = logging.getLogger(__name__)

@@ -57,7 +57,7 @@ async def test_tracker_lines_carry_task_id_provider_platform_and_workspace(
     assert submitted["platform"] == "cli"
     assert submitted["workspace"] == "T042"
     assert submitted["level"] == "INFO"
-    assert submitted["logger"] == "bot.tracker"
+    assert submitted["logger"] == "bot.tracking.steps"
     assert str(submitted["time"]).endswith("+00:00")
     # Lines written outside any task's step name none.
     started = next(e for e in entries if "tracker started" in str(e["message"]))

@@ -1,24 +1,15 @@
-"""One scheduler that carries every task from submission to the user's thread.
+"""The steps that carry one task: submit, poll, fetch, fail and deliver.
 
-All in-flight tasks share a heap of due times, one loop that hands due tasks to a
-fixed pool of workers (the pool size bounds concurrent provider calls), and per task
-only a small ``Slot`` (ids, due time, counters, and the task as last shown, as one
-JSON string). The full ``Task`` is read from the store and written back only when
-its state changes; a change of progress alone is shown from the slot. So 10,000
-tasks polled every 10 s cost little memory and no database reads or writes while
-they merely advance.
-
-Each step is persisted before the next one starts (submitted -> running ->
-succeeded with the result on disk -> delivered), so a crash anywhere resumes at the
-right step and, in normal operation, the user is told the outcome exactly once.
+Each step reads the slot (and the task from the store only when its state is
+about to change), does one thing with the provider or the chat, persists the
+outcome and sets when the slot is due next. The rules it applies (waits, limits,
+failure kinds) are ``bot.tracking.policy``'s.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import random
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -27,25 +18,17 @@ from bot.config import DEFAULT_PROVIDER
 from bot.errors import (
     ConfigError,
     CreateOutcomeUnknown,
-    ProviderAuthError,
     ProviderError,
-    ProviderModerated,
     ProviderProtocolError,
-    ProviderQuotaError,
-    ProviderRateLimited,
-    ProviderRejected,
     TaskNotFound,
     UserInputError,
-    not_resent_message,
 )
-from bot.governance import NoRefunds, Refunds
+from bot.governance import Refunds
 from bot.logs import TASK_FIELDS, task_fields
 from bot.metrics import Metrics
 from bot.models import (
     Failure,
     FailureKind,
-    GenerationRequest,
-    ImageInput,
     Progress,
     ProviderState,
     Task,
@@ -53,199 +36,100 @@ from bot.models import (
     TaskStatus,
     utcnow,
 )
-from bot.ports import (
-    PreparedImage,
-    Submission,
-    TaskStore,
-    VideoProvider,
-)
+from bot.ports import Submission, TaskStore
 from bot.providers.pool import NoProviderTook, PoolMember, ProviderPool
-from bot.scheduler import Scheduler, Slot
-from bot.validation import sniff_image_type
+from bot.tracking.images import PrepareImage
+from bot.tracking.policy import (
+    MAX_DELIVERY_ATTEMPTS,
+    MAX_DOWNLOAD_ATTEMPTS,
+    MAX_POLL_PROTOCOL_ERRORS,
+    MIN_CREATE_WINDOW,
+    NO_OUTCOME,
+    NONE_TOOK,
+    NOT_POSTED,
+    TOOK_TOO_LONG,
+    callback_base,
+    failure_for,
+    not_resent,
+    retry_or_fail,
+)
+from bot.tracking.scheduler import Scheduler, Slot
+from bot.tracking.timing import Timing
 
 log = logging.getLogger(__name__)
 
-PrepareImage = Callable[
-    [ImageInput, GenerationRequest, VideoProvider], Awaitable[PreparedImage]
-]
 OnFinished = Callable[[Task], Awaitable[None]]
-
-MAX_DOWNLOAD_ATTEMPTS = 6
-MAX_POLL_PROTOCOL_ERRORS = 5
-MAX_DELIVERY_ATTEMPTS = 5
-# The least time a create is given to be answered, even late in its window.
-MIN_CREATE_WINDOW = 5.0
-# Polls come this share of the interval apart, so a finished task is noticed
-# within one interval even when a query starts a little late.
-POLL_SHARE = 0.95
-_NO_OUTCOME = "The video service could not make this video."
-_NONE_TOOK = (
-    "No video service could take this request right now (busy or unreachable); "
-    "nothing was charged. Press Retry to try again."
-)
 
 
 class _Abandoned(Exception):
     """The task was cancelled while its create was being prepared: send nothing."""
 
 
-async def upload_as_is(
-    image: ImageInput, request: GenerationRequest, provider: VideoProvider
-) -> PreparedImage:
-    """The image unchanged, for providers that take an upload of any size."""
-    return PreparedImage(
-        filename=image.filename,
-        content_type=sniff_image_type(image.data) or image.content_type,
-        data=image.data,
-    )
+def new_slot(task: Task, due: float) -> Slot:
+    """The slot that carries ``task``, due at ``due``."""
+    slot = Slot(task, due, _display_json(task))
+    slot.log = task_fields(task, task.provider or "-")
+    return slot
 
 
-class Tracker:
-    """Submits, polls, downloads and delivers every task, resuming after restarts.
-
-    Args:
-        store: where tasks live; the source of truth between steps.
-        pool: the configured providers; a task stays with the one that took it.
-        chats: finds each task's chat thread by its platform.
-        media_dir: videos are downloaded to ``media_dir/videos/<task id>.mp4``.
-        poll_interval: seconds between status queries of one task.
-        public_url: the bot's public base URL; with it, dialects that take a
-            callback get ``<public_url>/callbacks/<token>``.
-        prepare_image: fits and hosts a reference image for one provider.
-        create_timeout: seconds every provider together gets to take a new task
-            before the member is told (``SORA_CREATE_TIMEOUT``).
-        concurrency: at most this many steps (provider calls) at once.
-        refunds: gives failed tasks back to the quotas (``bot.governance``).
-        clock: wall-clock seconds, injectable so tests can jump past deadlines.
-        metrics: counts state changes and delivery times; its gauges read ours.
-        on_finished: told once a task's outcome has been delivered (a running
-            slot is free: the queue starts the next; the audit log records it).
-    """
+class Steps:
+    """Runs the next step of a slot the scheduler says is due (see ``Tracker``)."""
 
     def __init__(
         self,
         store: TaskStore,
         pool: ProviderPool,
+        scheduler: Scheduler,
+        timing: Timing,
         *,
         chats: ChatRouter,
         media_dir: Path,
-        poll_interval: float,
-        public_url: str | None = None,
-        prepare_image: PrepareImage = upload_as_is,
-        create_timeout: float = 60.0,
-        concurrency: int = 64,
-        refunds: Refunds | None = None,
-        clock: Callable[[], float] = time.time,
-        metrics: Metrics | None = None,
-        on_finished: OnFinished | None = None,
+        public_url: str | None,
+        prepare_image: PrepareImage,
+        create_timeout: float,
+        refunds: Refunds,
+        clock: Callable[[], float],
+        metrics: Metrics,
+        on_finished: OnFinished | None,
     ) -> None:
         self._store = store
         self._pool = pool
+        self._scheduler = scheduler
+        self._timing = timing
         self._chats = chats
         self._videos = media_dir / "videos"
-        self.poll_interval = poll_interval
         self._callback_bases = {
-            m.name: _callback_base(public_url, m.provider) for m in pool.members
+            m.name: callback_base(public_url, m.provider) for m in pool.members
         }
         self._prepare_image = prepare_image
-        self._refunds = refunds or NoRefunds()
+        self._refunds = refunds
         self._create_timeout = create_timeout
         self._create_floor = min(MIN_CREATE_WINDOW, create_timeout)
         self._clock = clock
+        self._metrics = metrics
         self._on_finished = on_finished
-        self._scheduler = Scheduler(
-            self._logged_step, self._on_error, concurrency=concurrency, clock=clock
-        )
-        self._metrics = metrics or Metrics()
-        self._metrics.watch_tracker(lambda: self.tracked, self._scheduler.waiting)
 
-    @property
-    def tracked(self) -> int:
-        """How many tasks the tracker is carrying right now."""
-        return len(self._scheduler)
-
-    async def start(self) -> None:
-        """Resume every unfinished task, then start the scheduler and workers."""
-        for task in await self._store.unfinished():
-            self.track(task)
-        log.info("tracker started with %d unfinished task(s)", self.tracked)
-        self._scheduler.start()
-
-    def track(self, task: Task) -> None:
-        """Carry ``task`` on from its current state, starting now."""
-        if task.id in self._scheduler:
-            return
-        if task.state.in_flight or task.state.awaiting_delivery:
-            slot = Slot(task, self._clock(), _display_json(task))
-            slot.log = task_fields(task, task.provider or "-")
-            if slot.provider_task_id is not None and task.state.in_flight:
-                # Resumed after a restart: spread the first polls over one period.
-                self._next_poll(slot, earliest=0.0)
-            self._scheduler.add(slot)
-
-    def poke(self, task_id: str) -> None:
-        """Query ``task_id`` now (a callback hinted at news); ignores unknown ids."""
-        self._scheduler.run_now(task_id)
-
-    def forget(self, task_id: str) -> None:
-        """Stop carrying ``task_id`` (cancelled); a step under way saves no more."""
-        self._scheduler.remove(task_id)
-
-    async def aclose(self, grace: float = 3.0) -> None:
-        """Stop: let steps under way finish for up to ``grace`` s, then cancel them.
-
-        Every step persists before moving on, so whatever is cut short is redone by
-        the next ``start``; nothing already saved is lost.
-        """
-        await self._scheduler.aclose(grace)
-
-    # -- timing ------------------------------------------------------------------------
-
-    def _due_in(self, slot: Slot, delay: float) -> None:
-        slot.due = self._clock() + delay
-        if slot.state.in_flight:
-            # Wake up for the deadline even if the provider keeps us waiting.
-            slot.due = min(slot.due, slot.deadline)
-
-    def _next_poll(self, slot: Slot, *, earliest: float | None = None) -> None:
-        """Make ``slot`` due one polling period from now.
-
-        With ``earliest`` (a share of the period) the wait is random instead, for a
-        task's first poll: tasks started or resumed together then query at
-        different moments, and the fixed period afterwards keeps them apart.
-        The period is the same when a callback is expected: callbacks report the
-        end, not progress, so they may only shorten the wait for the end.
-        """
-        period = self.poll_interval * POLL_SHARE
-        if earliest is not None:
-            period *= random.uniform(earliest, 1.0)
-        self._due_in(slot, period)
-
-    def _backoff(self, errors: int, retry_after: float | None = None) -> float:
-        base = min(self.poll_interval, 2.0)
-        cap = max(self.poll_interval * 6, 60.0)
-        delay = min(cap, base * 2.0 ** min(errors, 16)) * random.uniform(0.5, 1.0)
-        return max(delay, retry_after or 0.0)
-
-    def _on_error(self, slot: Slot, exc: Exception) -> None:
-        if isinstance(exc, TaskNotFound):
-            log.warning("task %s vanished from the store; dropping it", slot.id)
-            self.forget(slot.id)
-            return
-        # A bug or a store failure must not stop the tracker; try again later.
-        log.error("task %s: unexpected error; will retry", slot.id, exc_info=exc)
-        slot.errors += 1
-        self._due_in(slot, self._backoff(slot.errors))
-
-    # -- steps -------------------------------------------------------------------------
-
-    async def _logged_step(self, slot: Slot) -> None:
-        """``_step`` with the task's fields on every log line written meanwhile."""
+    async def run(self, slot: Slot) -> None:
+        """The slot's next step, with the task's fields on every log line meanwhile."""
         token = TASK_FIELDS.set(slot.log)
         try:
             await self._step(slot)
         finally:
             TASK_FIELDS.reset(token)
+
+    def on_error(self, slot: Slot, exc: Exception) -> None:
+        """A step raised: drop a vanished task, try anything else again later."""
+        if isinstance(exc, TaskNotFound):
+            log.warning("task %s vanished from the store; dropping it", slot.id)
+            self._forget(slot)
+            return
+        # A bug or a store failure must not stop the tracker; try again later.
+        log.error("task %s: unexpected error; will retry", slot.id, exc_info=exc)
+        slot.errors += 1
+        self._timing.due_in(slot, self._timing.backoff(slot.errors))
+
+    def _forget(self, slot: Slot) -> None:
+        self._scheduler.remove(slot.id)
 
     async def _step(self, slot: Slot) -> None:
         if slot.finished is not None:
@@ -253,7 +137,7 @@ class Tracker:
         elif slot.state.in_flight and self._clock() >= slot.deadline:
             await self._fail_loaded(
                 slot,
-                Failure(kind=FailureKind.TIMEOUT, message="The video took too long."),
+                Failure(kind=FailureKind.TIMEOUT, message=TOOK_TOO_LONG),
             )
         elif slot.state is TaskState.RECEIVED:
             await self._submit(slot)
@@ -262,7 +146,7 @@ class Tracker:
         elif slot.state.awaiting_delivery:
             await self._deliver(slot, await self._load(slot))
         else:
-            self.forget(slot.id)
+            self._forget(slot)
 
     async def _load(self, slot: Slot) -> Task:
         task = await self._store.get(slot.id)
@@ -272,7 +156,7 @@ class Tracker:
             # Someone else moved it (a cancel); follow the store.
             slot.state = task.state
             if not (task.state.in_flight or task.state.awaiting_delivery):
-                self.forget(slot.id)
+                self._forget(slot)
         slot.view = _display_json(task)
         return task
 
@@ -307,7 +191,7 @@ class Tracker:
                 task.provider,
             )
             why = "had not answered when the bot stopped"
-            await self._fail(slot, task, _not_resent(why))
+            await self._fail(slot, task, not_resent(why))
             return
         now = self._clock()
         if slot.submit_since is None:
@@ -334,14 +218,14 @@ class Tracker:
             return
         except CreateOutcomeUnknown as exc:
             log.warning("task %s: %s; not re-sending it anywhere", task.id, exc)
-            await self._fail(slot, task, _not_resent(exc.why))
+            await self._fail(slot, task, not_resent(exc.why))
             return
         except NoProviderTook as exc:
             await self._none_took(slot, task, exc)
             return
         except ProviderError as exc:
             # The provider refused this very request: the member is told why.
-            await self._fail(slot, task, _failure(exc))
+            await self._fail(slot, task, failure_for(exc))
             return
         slot.errors = 0
         slot.submit_since = None
@@ -354,7 +238,7 @@ class Tracker:
             placed.member.name,
         )
         if await self._commit(slot, task):
-            self._next_poll(slot, earliest=0.5)
+            self._timing.next_poll(slot, earliest=0.5)
 
     async def _send(self, slot: Slot, task: Task, member: PoolMember) -> str:
         """Prepare the create for ``member`` and send it; its id if taken.
@@ -412,19 +296,21 @@ class Tracker:
         )
         if exc.retryable and room > 0:
             slot.errors += 1
-            delay = min(self._backoff(slot.errors, exc.retry_after), room)
+            delay = min(self._timing.backoff(slot.errors, exc.retry_after), room)
             if self._scheduler.current(slot):
                 task.updated_at = utcnow()
                 await self._store.save(task)
-            self._due_in(slot, delay)
+            self._timing.due_in(slot, delay)
             return
         slot.submit_since = None
         if exc.errors and not exc.retryable:
             # Refused keys or accounts out of credit: the operator must act.
-            await self._fail(slot, task, _failure(exc.errors[0][1]))
+            await self._fail(slot, task, failure_for(exc.errors[0][1]))
             return
         await self._fail(
-            slot, task, Failure(kind=FailureKind.PROVIDER_ERROR, message=_NONE_TOOK)
+            slot,
+            task,
+            Failure(kind=FailureKind.PROVIDER_ERROR, message=NONE_TOOK),
         )
 
     def _member(self, slot: Slot) -> PoolMember | None:
@@ -456,7 +342,8 @@ class Tracker:
     async def _poll(self, slot: Slot) -> None:
         if slot.provider_task_id is None:  # only a damaged row gets here
             await self._fail_loaded(
-                slot, Failure(kind=FailureKind.PROVIDER_ERROR, message=_NO_OUTCOME)
+                slot,
+                Failure(kind=FailureKind.PROVIDER_ERROR, message=NO_OUTCOME),
             )
             return
         member = self._member(slot)
@@ -480,7 +367,7 @@ class Tracker:
             return
         slot.errors = 0
         if status.state is ProviderState.SUCCEEDED:
-            # Fetched and delivered by the slow lane, next (see bot.scheduler).
+            # Fetched and delivered by the slow lane, next (see the scheduler).
             slot.finished = status
             slot.due = self._clock()
             slot.finished_at = slot.finished_at or slot.due
@@ -491,7 +378,7 @@ class Tracker:
                 slot,
                 task,
                 status.failure
-                or Failure(kind=FailureKind.PROVIDER_ERROR, message=_NO_OUTCOME),
+                or Failure(kind=FailureKind.PROVIDER_ERROR, message=NO_OUTCOME),
             )
         else:
             await self._progress(slot, status)
@@ -517,7 +404,7 @@ class Tracker:
             if not self._scheduler.current(slot) or not view.state.in_flight:
                 return
             await self._chats.show(view)
-        self._next_poll(slot)
+        self._timing.next_poll(slot)
 
     async def _succeed(self, slot: Slot, status: TaskStatus) -> None:
         slot.finished = None  # a failed download asks the provider again first
@@ -571,7 +458,7 @@ class Tracker:
                 task.state.value,
                 task.chat.platform.value,
             )
-            self.forget(slot.id)
+            self._forget(slot)
             return
         try:
             if task.state is TaskState.SUCCEEDED and task.result is not None:
@@ -584,23 +471,20 @@ class Tracker:
             slot.errors += 1
             log.exception("task %s: posting the outcome failed", task.id)
             if slot.errors < MAX_DELIVERY_ATTEMPTS:
-                self._due_in(slot, self._backoff(slot.errors))
+                self._timing.due_in(slot, self._timing.backoff(slot.errors))
             elif task.state is TaskState.SUCCEEDED:
                 await self._fail(
                     slot,
                     task,
-                    Failure(
-                        kind=FailureKind.DELIVERY,
-                        message="The video was made but could not be posted here.",
-                    ),
+                    Failure(kind=FailureKind.DELIVERY, message=NOT_POSTED),
                 )
             else:
-                self.forget(slot.id)
+                self._forget(slot)
             return
         self._metrics.delivered(task, slot.finished_at, self._clock())
         task.state = TaskState.DELIVERED
         if await self._commit(slot, task):
-            self.forget(slot.id)
+            self._forget(slot)
             await self._finished(task)
 
     async def _finished(self, task: Task) -> None:
@@ -619,43 +503,22 @@ class Tracker:
         limit: int | None,
         retry_garbled: bool = False,
     ) -> Failure | None:
-        """Schedule a retry and return None, or say why the task failed for good.
-
-        ``limit`` bounds consecutive retries (None: until the task's deadline);
-        ``retry_garbled`` also retries answers that could not be understood.
-        """
-        retryable = exc.retryable or (
-            retry_garbled and isinstance(exc, ProviderProtocolError)
+        """Schedule a retry and return None, or say why the task failed for good."""
+        outcome = retry_or_fail(
+            exc,
+            slot.errors,
+            poll_interval=self._timing.poll_interval,
+            limit=limit,
+            retry_garbled=retry_garbled,
         )
-        if retryable and (limit is None or slot.errors < limit):
-            slot.errors += 1
-            retry_after = (
-                exc.retry_after if isinstance(exc, ProviderRateLimited) else None
-            )
-            delay = self._backoff(slot.errors, retry_after)
-            log.warning(
-                "task %s: %s; retrying in %.1f s", slot.id, type(exc).__name__, delay
-            )
-            self._due_in(slot, delay)
-            return None
-        return _failure(exc)
-
-
-def _callback_base(public_url: str | None, provider: VideoProvider) -> str | None:
-    """Where the provider's callbacks go, or None to rely on polling alone."""
-    if not public_url or not provider.profile.callbacks:
-        return None
-    if provider.profile.https_callbacks_only and not public_url.lower().startswith(
-        "https://"
-    ):
-        # Sending it anyway would get every create refused.
+        if isinstance(outcome, Failure):
+            return outcome
+        slot.errors += 1
         log.warning(
-            "PUBLIC_URL is not https and the %s dialect accepts only https callback "
-            "URLs, so tasks are polled without callbacks.",
-            provider.dialect,
+            "task %s: %s; retrying in %.1f s", slot.id, type(exc).__name__, outcome
         )
+        self._timing.due_in(slot, outcome)
         return None
-    return public_url.rstrip("/")
 
 
 def _display_json(task: Task) -> str:
@@ -671,43 +534,3 @@ def _display_json(task: Task) -> str:
         )
         task = task.model_copy(update={"request": request})
     return task.model_dump_json()
-
-
-def _not_resent(why: str) -> Failure:
-    return Failure(kind=FailureKind.PROVIDER_ERROR, message=not_resent_message(why))
-
-
-def _failure(exc: ProviderError) -> Failure:
-    """Why the task failed for good, for the member (and the operator's log)."""
-    kind = _failure_kind(exc)
-    return Failure(
-        kind=kind,
-        message=exc.user_message,
-        provider_code=exc.code,
-        # The operator's key and account are no business of the channel's.
-        provider_reason=None if kind is FailureKind.PROVIDER_CONFIG else exc.reason,
-    )
-
-
-def _failure_kind(exc: ProviderError) -> FailureKind:
-    if isinstance(exc, ProviderAuthError | ProviderQuotaError):
-        # The operator must act; the user only hears that an operator was told.
-        problem = (
-            "API key was refused"
-            if isinstance(exc, ProviderAuthError)
-            else "account is out of credit or quota"
-        )
-        log.error(
-            "The video service says the bot's %s (HTTP %s, code %s): %s. "
-            "Check SORA_API_KEY and the provider account.",
-            problem,
-            getattr(exc, "status_code", None),
-            getattr(exc, "code", None),
-            exc.reason or "no reason given",
-        )
-        return FailureKind.PROVIDER_CONFIG
-    if isinstance(exc, ProviderModerated):
-        return exc.stage
-    if isinstance(exc, ProviderRejected):
-        return FailureKind.INVALID_INPUT
-    return FailureKind.PROVIDER_ERROR
