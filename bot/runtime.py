@@ -47,6 +47,7 @@ from bot.providers.pool import PoolMember, ProviderPool
 from bot.proxies import Proxies
 from bot.queue import TaskQueue
 from bot.readiness import Readiness
+from bot.replicas import Replicas, replica_id
 from bot.service import VideoService
 from bot.simulator import Simulator
 from bot.storage import open_store
@@ -189,9 +190,11 @@ class Runtime:
     proxies: Proxies
     metrics: Metrics
     readiness: Readiness
+    replicas: Replicas
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.replicas = Replicas(replica_id(settings.replica_id))
         # Adapters record into ``metrics`` and add their chat checks to
         # ``readiness`` when they attach.
         self.metrics = Metrics()

@@ -63,8 +63,10 @@ async def attach(
     Args:
         runtime: the core, entered but not yet started.
         stack: closes the connection when the runtime shuts down.
-        edit_interval: minimum seconds between two edits of one status message.
-        rest_rate: the bot's REST requests per second, shared by all jobs.
+        edit_interval: minimum seconds between two edits of one status message,
+            times the number of live replicas (they share each channel's limit).
+        rest_rate: the bot's REST requests per second, shared by all jobs and
+            split between the live replicas.
     """
     settings = runtime.settings
     if settings.discord_token is None:
@@ -77,7 +79,13 @@ async def attach(
     stack.callback(_restore, *previous)
 
     metrics = runtime.metrics
-    pacing = Pacing(edit_interval, rest_rate, metrics.edit_coalesced(Platform.DISCORD))
+    replicas = runtime.replicas
+    pacing = Pacing(
+        edit_interval,
+        rest_rate,
+        metrics.edit_coalesced(Platform.DISCORD),
+        share=lambda: replicas.count,
+    )
     # discord.py takes one proxy for REST, the gateway and the CDN: the one that
     # HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for the REST API.
     route = runtime.proxies.route(yarl.URL(discord.http.Route.BASE))

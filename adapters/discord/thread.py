@@ -5,7 +5,7 @@ interaction token: that token dies 15 minutes after the command, and a job that
 outlives it would otherwise draw a 401 per edit (and 401s count toward Discord's
 invalid-request ban). Status edits are coalesced per message (latest wins) and every
 write shares one ``TokenBucket`` so many concurrent jobs stay under Discord's global
-limit of 50 requests a second.
+limit of 50 requests a second (split between the live replicas, like the edit pace).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from adapters.discord.render import (
 from adapters.discord.replies import NO_MENTIONS
 from bot.audit.entries import AuditEntry
 from bot.models import ChatRef, Failure, Platform, Task, VideoResult
-from bot.throttle import EditCoalescer, TokenBucket
+from bot.throttle import EditCoalescer, Share, TokenBucket, alone
 from bot.video_links import VideoLinks
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
 class Pacing:
     """The shared limits for every thread: edit coalescing and the REST budget.
 
+    Both are the bot token's, so replicas split them: ``share`` is how many run.
+
     It also remembers what each status message last showed, so an update that
     changes nothing on screen (queued -> submitted, succeeded -> delivered) costs
     no request; a bounded memory, since forgetting only costs one extra edit.
@@ -56,11 +58,13 @@ class Pacing:
         edit_interval: float,
         rest_rate: float,
         on_coalesced: Callable[[], None] | None = None,
+        *,
+        share: Share = alone,
     ) -> None:
-        self.edits = EditCoalescer(edit_interval, on_coalesced)
+        self.edits = EditCoalescer(edit_interval, on_coalesced, share=share)
         # No burst: Discord counts the global limit in fixed one-second windows, and
         # requests that discord.py held back for a per-channel limit add to it.
-        self.bucket = TokenBucket(rest_rate)
+        self.bucket = TokenBucket(rest_rate, share=share)
         self._shown: OrderedDict[str, str] = OrderedDict()
 
     def unchanged(self, message_id: str, rendered: str) -> bool:

@@ -123,7 +123,11 @@ async def attach(
         runtime.proxies, trace_configs=[metrics.chat_trace(Platform.SLACK)]
     )
     stack.push_async_callback(session.close)
-    budget = TokenBucket(settings.slack_updates_per_minute / 60)
+    # The workspace's limit, whichever replica calls: each takes its share of it.
+    replicas = runtime.replicas
+    budget = TokenBucket(
+        settings.slack_updates_per_minute / 60, share=lambda: replicas.count
+    )
     api_url = settings.slack_api_url or AsyncWebClient.BASE_URL
     client = make_web_client(
         token,

@@ -43,17 +43,17 @@ async def fake() -> AsyncIterator[FakeSlack]:
         yield fake
 
 
-async def _burst(fake: FakeSlack, url: str) -> None:
+async def _burst(fake: FakeSlack, url: str, jobs: int = JOBS) -> None:
     async with aiohttp.ClientSession() as session:
         delivery = HttpDelivery(url, session)
         acks = await asyncio.gather(
             *(
                 delivery.command(slash_command(fake, f"corgi {i}", user_id=f"U{i:04d}"))
-                for i in range(JOBS)
+                for i in range(jobs)
             )
         )
     assert {ack.status for ack in acks} == {200}
-    await fake.wait_for("files.completeUploadExternal", count=JOBS, within=60)
+    await fake.wait_for("files.completeUploadExternal", count=jobs, within=60)
 
 
 async def test_thirty_concurrent_jobs_finish_without_a_single_429(
@@ -84,3 +84,24 @@ async def test_without_the_budget_the_same_burst_draws_429s_and_still_finishes(
 
     assert fake.rate_limited > 0
     assert len(fake.uploaded_files) == JOBS
+
+
+async def test_with_two_replicas_alive_one_spends_half_the_workspace_budget(
+    tmp_path, fake, simulator
+):
+    env = bot_env(tmp_path, fake, simulator)
+    env["SLACK_UPDATES_PER_MINUTE"] = str(BUDGET_PER_MINUTE)
+    jobs = 8  # each wants an edit every 0.2 s: far more than either pace allows
+    alone_per_second = BUDGET_PER_MINUTE / 60
+
+    async with running_bot(bot_settings(env)) as runtime:
+        runtime.replicas.seen(2)
+        await _burst(fake, events_url(runtime), jobs)
+        await eventually(lambda: all_done(fake, CHANNEL), 30)
+
+    updates = [call.at for call in fake.calls_of("chat.update")]
+    span = updates[-1] - updates[0]
+    assert span > 1.0
+    # Half of 8 a second is 4; a replica alone would send about 8.
+    assert (len(updates) - 1) / span <= 0.6 * alone_per_second
+    assert fake.rate_limited == 0

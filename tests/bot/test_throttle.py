@@ -96,3 +96,59 @@ async def test_paused_bucket_waits_out_retry_after() -> None:
 def test_bucket_rejects_nonsense_rates() -> None:
     with pytest.raises(ValueError, match="rate"):
         TokenBucket(rate=0)
+
+
+async def _grants_within(buckets: list[TokenBucket], seconds: float) -> int:
+    """How many tokens ``buckets``, each drawn on as fast as it allows, grant."""
+    granted = 0
+
+    async def draw(bucket: TokenBucket) -> None:
+        nonlocal granted
+        while True:
+            await bucket.acquire()
+            granted += 1
+
+    drawers = [asyncio.create_task(draw(b)) for b in buckets]
+    await asyncio.sleep(seconds)
+    for drawer in drawers:
+        drawer.cancel()
+    await asyncio.gather(*drawers, return_exceptions=True)
+    return granted
+
+
+async def test_two_replicas_together_get_no_more_than_one_alone() -> None:
+    rate, burst = 50.0, 4
+    started = time.monotonic()
+    pair = [TokenBucket(rate, burst, share=lambda: 2) for _ in range(2)]
+
+    granted = await _grants_within(pair, 0.3)
+
+    # A bucket of its own grants its burst plus ``rate`` a second; the pair split
+    # that (unshared, the two would grant about twice as much: ~38 here).
+    alone_at_most = burst + rate * (time.monotonic() - started)
+    assert granted <= alone_at_most + 1
+    assert granted >= 0.5 * (burst + rate * 0.3)
+
+
+async def test_a_replica_joining_halves_the_pace_at_once() -> None:
+    replicas = 1
+    bucket = TokenBucket(rate=50.0, share=lambda: replicas)
+    await _grants_within([bucket], 0.1)
+
+    replicas = 2
+    started = time.monotonic()
+    granted = await _grants_within([bucket], 0.3)
+
+    assert granted <= 1 + 25.0 * (time.monotonic() - started) + 1
+
+
+async def test_a_shared_coalescer_stretches_the_interval_by_the_share() -> None:
+    coalescer = EditCoalescer(min_interval=0.1, share=lambda: 3)
+    log: list[tuple[str, float]] = []
+
+    coalescer.submit("msg", recorder(log, "a"))
+    await asyncio.sleep(0.01)
+    coalescer.submit("msg", recorder(log, "b"))
+    await coalescer.drain("msg")
+
+    assert log[1][1] - log[0][1] >= 0.29
