@@ -1,8 +1,9 @@
 """The ``TaskStore`` once, in the SQL both SQLite and PostgreSQL speak.
 
 A backend supplies a connection (``_fetch``, ``_execute``), how it marks a
-parameter (``?`` or ``$1``), how it spells a moment, and which column breaks ties
-between rows created in the same instant. Every query and the settings cache live
+parameter (``?`` or ``$1``), how it spells a moment, which column breaks ties
+between rows created in the same instant, how it skips rows another transaction
+has locked, and its lock for ``exclusive``. Every query and the settings cache live
 here, so the two backends answer alike by construction; the shared test suite
 (``tests/bot/test_store.py``) checks that they do.
 """
@@ -12,14 +13,14 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Self, TypeVar
 
 from bot.audit.entries import AuditEntry
-from bot.errors import TaskNotFound
+from bot.errors import StaleTask, TaskNotFound
 from bot.models import Platform, Task, TaskState
 from bot.ports import Scope, UsageClaim, UsageQuery, UsageTotals
 from bot.storage import rows
@@ -28,6 +29,9 @@ from bot.storage.notices import SETTINGS_TOPIC, StoreNotices
 # Claims past their time are deleted by the first claim after this many seconds,
 # so the table holds about one TTL's worth of keys without a job of its own.
 CLAIM_PURGE_INTERVAL = 60.0
+# ``lease`` filters on this many platform parameters, one statement for any choice:
+# the chosen platforms, then NULLs (which match nothing).
+LEASE_PLATFORMS = len(Platform)
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,20 @@ class Queries:
     claim: str
     add_audit: str
     audit_entries: str
+    task_exists: str
+    lease: str
+    take: str
+    renew: str
+    release: str
+    beat: str
+    forget_replicas: str
+    count_replicas: str
 
     @classmethod
-    def spelt(cls, mark: rows.Marker, tie: str) -> Queries:
-        """``mark(n)`` is the n-th parameter; ``tie`` orders rows of one instant."""
+    def spelt(cls, mark: rows.Marker, tie: str, skip_locked: str = "") -> Queries:
+        """``mark(n)`` is the n-th parameter; ``tie`` orders rows of one instant;
+        ``skip_locked`` ends a ``SELECT`` that must pass over rows another
+        transaction is about to change (empty where writers take turns anyway)."""
         select = f"SELECT {rows.SELECT_COLUMNS} FROM tasks"
         states = ", ".join(mark(n) for n in range(1, len(rows.UNFINISHED) + 1))
         running = ", ".join(mark(n) for n in range(4, len(rows.IN_FLIGHT) + 4))
@@ -70,13 +84,26 @@ class Queries:
             f"platform = {mark(1)} AND workspace_id = {mark(2)} "
             f"AND channel_id = {mark(3)} AND key = {mark(4)}"
         )
+        # The fence of a conditional save: NULL leaves that condition out (the
+        # CAST lets PostgreSQL type a parameter it first meets in IS NULL).
+        fence = len(rows.SAVE_COLUMNS) + 2
+        # Spelt out, not passed as parameters: a planner uses the partial index on
+        # lease_holder only where it can see the query's states are the index's.
+        tracked = "state IN ({})".format(", ".join(f"'{s}'" for s in rows.UNFINISHED))
+        platforms = ", ".join(mark(n) for n in range(5, LEASE_PLATFORMS + 5))
         return cls(
             insert_image=(
                 f"INSERT INTO images (sha256, data) VALUES ({mark(1)}, {mark(2)}) "
                 "ON CONFLICT (sha256) DO NOTHING"
             ),
             insert_task=rows.insert_sql(mark),
-            save_task=rows.save_sql(mark),
+            save_task=(
+                f"{rows.save_sql(mark)} "
+                f"AND (CAST({mark(fence)} AS TEXT) IS NULL "
+                f"OR lease_holder = {mark(fence)}) "
+                f"AND (CAST({mark(fence + 1)} AS TEXT) IS NULL "
+                f"OR state = {mark(fence + 1)})"
+            ),
             image=f"SELECT data FROM images WHERE sha256 = {mark(1)}",
             by_id=f"{select} WHERE id = {mark(1)}",
             unfinished=(
@@ -158,6 +185,37 @@ class Queries:
                 f"WHERE workspace_id = COALESCE({mark(1)}, workspace_id) "
                 f"AND at >= COALESCE({mark(2)}, at) ORDER BY at, id"
             ),
+            task_exists=f"SELECT 1 FROM tasks WHERE id = {mark(1)}",
+            # RETURNING keeps no order: the tie comes back to sort by.
+            lease=(
+                f"UPDATE tasks SET lease_holder = {mark(1)}, lease_expires = {mark(2)} "
+                f"WHERE id IN (SELECT id FROM tasks WHERE {tracked} "
+                f"AND platform IN ({platforms}) "
+                f"AND (lease_expires IS NULL OR lease_expires < {mark(3)}) "
+                f"ORDER BY created_at, {tie} LIMIT {mark(4)}{skip_locked}) "
+                f"RETURNING {rows.SELECT_COLUMNS}, {tie} AS tie"
+            ),
+            take=(
+                f"UPDATE tasks SET lease_holder = {mark(1)}, lease_expires = {mark(2)} "
+                f"WHERE id = {mark(3)} AND {tracked} AND (lease_holder = {mark(1)} "
+                f"OR lease_expires IS NULL OR lease_expires < {mark(4)})"
+            ),
+            # Only the expiry changes (PostgreSQL updates the row in place). A run
+            # out lease still naming the holder was taken by nobody: it may go on.
+            renew=(
+                f"UPDATE tasks SET lease_expires = {mark(2)} "
+                f"WHERE lease_holder = {mark(1)} AND {tracked} RETURNING id"
+            ),
+            release=(
+                "UPDATE tasks SET lease_holder = NULL, lease_expires = NULL "
+                f"WHERE lease_holder = {mark(1)} AND {tracked}"
+            ),
+            beat=(
+                f"INSERT INTO replicas (holder, seen_at) VALUES ({mark(1)}, {mark(2)}) "
+                "ON CONFLICT (holder) DO UPDATE SET seen_at = excluded.seen_at"
+            ),
+            forget_replicas=f"DELETE FROM replicas WHERE seen_at < {mark(1)}",
+            count_replicas="SELECT COUNT(*) AS alive FROM replicas",
         )
 
 
@@ -254,11 +312,28 @@ class SqlTaskStore(ABC):
             await self._execute(self.SQL.insert_image, image)
         await self._execute(self.SQL.insert_task, rows.add_values(task, self._time))
 
-    async def save(self, task: Task) -> None:
-        """Write what can change; the request itself is fixed once added."""
-        values = rows.save_values(task, self._time)
-        if await self._execute(self.SQL.save_task, values) == 0:
+    async def save(
+        self,
+        task: Task,
+        *,
+        holder: str | None = None,
+        was: TaskState | None = None,
+    ) -> None:
+        """Write what can change; the request itself is fixed once added.
+
+        The conditions are part of the one ``UPDATE``, so PostgreSQL checks them
+        against the row as a concurrent takeover or cancel left it."""
+        values = (
+            *rows.save_values(task, self._time),
+            holder,
+            None if was is None else was.value,
+        )
+        if await self._execute(self.SQL.save_task, values) > 0:
+            return
+        # Rare, so the statement above stays one round trip: which condition failed?
+        if not await self._fetch(self.SQL.task_exists, (task.id,)):
             raise TaskNotFound(task.id)
+        raise StaleTask(task.id)
 
     async def get(self, task_id: str) -> Task:
         task = await self._one(self.SQL.by_id, (task_id,))
@@ -339,6 +414,59 @@ class SqlTaskStore(ABC):
             self.SQL.running_counts, (platform.value, workspace_id, *rows.RUNNING)
         )
         return {str(row["user_id"]): int(row["running"]) for row in found}
+
+    # -- leases: which replica carries which task ----------------------------------
+
+    @abstractmethod
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Held by one process at a time on this database (see ``TaskStore``)."""
+
+    async def lease(
+        self,
+        holder: str,
+        *,
+        platforms: Collection[Platform],
+        seconds: float,
+        limit: int,
+    ) -> list[Task]:
+        chosen = [platform.value for platform in set(platforms)]
+        if not chosen or limit <= 0:
+            return []
+        now = time.time()
+        found = await self._fetch(
+            self.SQL.lease,
+            (
+                holder,
+                now + seconds,
+                now,
+                limit,
+                *chosen,
+                *[None] * (LEASE_PLATFORMS - len(chosen)),
+            ),
+        )
+        oldest_first = sorted(found, key=lambda row: (row["created_at"], row["tie"]))
+        return await self._tasks(oldest_first)
+
+    async def take(self, task_id: str, holder: str, seconds: float) -> bool:
+        now = time.time()
+        changed = await self._execute(
+            self.SQL.take, (holder, now + seconds, task_id, now)
+        )
+        return changed > 0
+
+    async def renew(self, holder: str, seconds: float) -> set[str]:
+        found = await self._fetch(self.SQL.renew, (holder, time.time() + seconds))
+        return {str(row["id"]) for row in found}
+
+    async def release(self, holder: str) -> None:
+        await self._execute(self.SQL.release, (holder,))
+
+    async def heartbeat(self, holder: str, seconds: float) -> int:
+        now = time.time()
+        await self._execute(self.SQL.beat, (holder, now))
+        await self._execute(self.SQL.forget_replicas, (now - seconds,))
+        [row] = await self._fetch(self.SQL.count_replicas, ())
+        return int(row["alive"])
 
     # -- one-time claims -----------------------------------------------------------
 
@@ -445,7 +573,9 @@ class SqlTaskStore(ABC):
         return tasks[0] if tasks else None
 
     async def _many(self, sql: str, params: Sequence[Any]) -> list[Task]:
-        found = await self._fetch(sql, params)
+        return await self._tasks(await self._fetch(sql, params))
+
+    async def _tasks(self, found: Sequence[rows.Row]) -> list[Task]:
         return [await rows.load_task(row, self._image) for row in found]
 
     async def _image(self, sha256: str) -> bytes | None:

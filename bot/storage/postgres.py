@@ -105,6 +105,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_by_workspace ON audit (platform, workspace_id, at);
     CREATE INDEX audit_by_at ON audit (at);
     """,
+    # Replicas: which one carries a task (its lease, on the task's row, so a fenced
+    # save and a takeover meet on one row version), and which replicas are alive.
+    """
+    ALTER TABLE tasks ADD COLUMN lease_holder TEXT;
+    ALTER TABLE tasks ADD COLUMN lease_expires DOUBLE PRECISION;  -- epoch seconds
+    CREATE INDEX tasks_by_lease_holder ON tasks (lease_holder)
+        WHERE state IN ('received', 'submitted', 'running', 'succeeded', 'failed');
+    CREATE TABLE replicas (
+        holder TEXT PRIMARY KEY,
+        seen_at DOUBLE PRECISION NOT NULL  -- epoch seconds
+    );
+    """,
 )
 
 # The advisory lock every replica takes around its migrations (one 64-bit key per
@@ -113,6 +125,8 @@ MIGRATION_LOCK = zlib.crc32(b"sorabot schema migrations")
 # The usage ledger's locks, one per server: (this class, hashtext of the server),
 # the two-key space, apart from the one-key migration lock.
 USAGE_LOCK = zlib.crc32(b"sorabot usage ledger") & 0x7FFFFFFF
+# ``exclusive``'s locks: (this class, hashtext of the name), like the ledger's.
+EXCLUSIVE_LOCK = zlib.crc32(b"sorabot exclusive") & 0x7FFFFFFF
 # Statements are short, but the tracker runs up to 64 steps at once and a submit
 # waits behind them for a connection: 10 made 2,000 submissions under load take
 # four times as long as 20 (bench/track.py --database).
@@ -129,7 +143,11 @@ class PostgresTaskStore(SqlTaskStore):
     PostgresTaskStore.connect(url)`` followed by ``await store.close()``.
     """
 
-    SQL = Queries.spelt(lambda n: f"${n}", tie="seq")
+    # Replicas leasing at once each lock the rows they pick, and pass over the
+    # rows the others locked, so they get different tasks without waiting.
+    SQL = Queries.spelt(
+        lambda n: f"${n}", tie="seq", skip_locked=" FOR UPDATE SKIP LOCKED"
+    )
 
     def __init__(self, pool: asyncpg.Pool, notices: PostgresNotices) -> None:
         super().__init__(notices)
@@ -226,6 +244,40 @@ class PostgresTaskStore(SqlTaskStore):
         # asyncpg sends a timezone-aware datetime as timestamptz unchanged.
         return moment
 
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """A session advisory lock, on a pool connection held until the end."""
+        key = (EXCLUSIVE_LOCK, name)
+        async with self._pool.acquire() as db:
+            try:
+                await db.execute("SELECT pg_advisory_lock($1, hashtext($2))", *key)
+            except BaseException:
+                # Cancelled while waiting: the server may have granted it anyway.
+                await _unlock(db, key)
+                raise
+            try:
+                yield
+            finally:
+                await _unlock(db, key)
+
+
+async def _unlock(
+    db: asyncpg.pool.PoolConnectionProxy[Any], key: tuple[int, str]
+) -> None:
+    """Release ``exclusive``'s lock before the connection goes back to the pool,
+    which keeps sessions as they are (``_keep_session``).
+
+    The statement first waits for a cancelled lock statement to be settled (asyncpg
+    does), so it also undoes a lock granted just as its waiter gave up; a lock not
+    held is no error. If it cannot run, the session is closed instead: a closed
+    session holds no lock, so the pool never hands out a locked connection.
+    """
+    try:
+        await db.execute("SELECT pg_advisory_unlock($1, hashtext($2))", *key)
+    except BaseException:
+        db.terminate()
+        raise
+
 
 def _count(status: str) -> int:
     """Rows changed, from a command status: "UPDATE 1", "DELETE 0", "INSERT 0 1"."""
@@ -249,8 +301,9 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
     asyncpg's default reset runs a query (RESET ALL, UNLISTEN *, advisory unlocks)
     at every release, a second round trip for each of the store's one-statement
-    calls. The store changes no session state: its one advisory lock, around the
-    migrations, is released before the pool serves anything else.
+    calls. The store changes no session state: its session advisory locks (around
+    the migrations, and ``exclusive``'s) are released before the connection goes
+    back, or the connection is closed.
     """
 
 

@@ -117,6 +117,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_by_workspace ON audit (platform, workspace_id, at);
     CREATE INDEX audit_by_at ON audit (at);
     """,
+    # Replicas: which one carries a task (a lease on its row), and which are
+    # alive. The same as PostgreSQL's, so the one store runs on both.
+    """
+    ALTER TABLE tasks ADD COLUMN lease_holder TEXT;
+    ALTER TABLE tasks ADD COLUMN lease_expires REAL;  -- seconds since the epoch
+    CREATE INDEX tasks_by_lease_holder ON tasks (lease_holder)
+        WHERE state IN ('received', 'submitted', 'running', 'succeeded', 'failed');
+    CREATE TABLE replicas (
+        holder TEXT PRIMARY KEY,
+        seen_at REAL NOT NULL  -- seconds since the epoch
+    );
+    """,
 )
 
 
@@ -147,6 +159,9 @@ class SqliteTaskStore(SqlTaskStore):
         # running bot keeps answering through the old one, and writes that
         # nobody will ever read again must not pass as "ready".
         self._identity = _identity(os.stat(path))
+        # ``exclusive``: one bot process per file, so a lock in memory per name
+        # (a few names per server, kept for the process's life).
+        self._exclusive: dict[str, asyncio.Lock] = {}
 
     @classmethod
     async def connect(
@@ -227,6 +242,11 @@ class SqliteTaskStore(SqlTaskStore):
     def _time(moment: datetime) -> object:
         # Fixed-width UTC with microseconds, so text order is time order.
         return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        async with self._exclusive.setdefault(name, asyncio.Lock()):
+            yield
 
 
 async def _connection(path: Path | str) -> aiosqlite.Connection:
