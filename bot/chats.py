@@ -23,6 +23,12 @@ class ChatRouter:
     def register(self, directory: ChatDirectory) -> None:
         self._directories[directory.platform] = directory
 
+    @property
+    def platforms(self) -> frozenset[Platform]:
+        """The platforms whose tasks this process can carry (a replica leases
+        only those)."""
+        return frozenset(self._directories)
+
     def directory(self, platform: Platform) -> ChatDirectory | None:
         return self._directories.get(platform)
 

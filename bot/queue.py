@@ -11,7 +11,8 @@ request before anyone's second), so one member's five cannot hold up the rest.
 
 The line lives in the database, so it survives a restart: ``start`` fills every
 free slot again. Admission and promotion share one lock, so two quick requests
-cannot both slip under a limit.
+cannot both slip under a limit; across replicas sharing a PostgreSQL database,
+the database's lock for that server (``TaskStore.exclusive``) does the same.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from bot.chats import ChatRouter
 from bot.config import Settings
-from bot.errors import UserInputError
+from bot.errors import StaleTask, UserInputError
 from bot.models import (
     ChatRef,
     Failure,
@@ -94,6 +96,17 @@ class TaskQueue:
         # forgotten once nobody waits (and on restart: fairness is approximate).
         self._served: dict[tuple[Platform, str], dict[str, int]] = {}
 
+    @asynccontextmanager
+    async def _line(self, platform: Platform, workspace_id: str) -> AsyncIterator[None]:
+        """One server's line, decided by one process at a time: this process's
+        lock first (cheap, and it keeps the database lock's connection free),
+        then the database's, which the other replicas wait on."""
+        async with (
+            self._lock,
+            self._store.exclusive(f"queue:{platform.value}:{workspace_id}"),
+        ):
+            yield
+
     def _turns(
         self, platform: Platform, workspace_id: str, queued: Sequence[Task]
     ) -> dict[str, int]:
@@ -130,7 +143,7 @@ class TaskQueue:
         """
         chat = task.request.chat
         user = task.request.requester.user_id
-        async with self._lock:
+        async with self._line(chat.platform, chat.workspace_id):
             counts = await self._store.running_counts(chat.platform, chat.workspace_id)
             limit = await self.user_limit(chat.platform, chat.workspace_id)
             queued = await self._store.queued(chat.platform, chat.workspace_id)
@@ -165,7 +178,8 @@ class TaskQueue:
             task.chat = chat
             await self._store.save(task)
             return task
-        async with self._lock:
+        line = task.request.chat
+        async with self._line(line.platform, line.workspace_id):
             stored = await self._store.get(task.id)
             stored.chat = chat
             stored.queue_position = task.queue_position
@@ -205,22 +219,22 @@ class TaskQueue:
     async def advance(self, platform: Platform, workspace_id: str) -> None:
         """Start as many waiting tasks as the limits allow, then show the others
         their new place. Call whenever a slot may have freed."""
-        async with self._lock:
+        async with self._line(platform, workspace_id):
             queued = await self._store.queued(platform, workspace_id)
             if not queued:
                 return
             counts = await self._store.running_counts(platform, workspace_id)
             limit = await self.user_limit(platform, workspace_id)
             served = self._turns(platform, workspace_id, queued)
-            started = await self._start_free(queued, counts, limit, served)
-            if len(started) == len(queued):
+            started, moved = await self._start_free(queued, counts, limit, served)
+            if len(started) + len(moved) == len(queued):
                 del self._served[(platform, workspace_id)]
         for task in started:
             log.info("task %s leaves the queue (%s)", task.id, task.state.value)
             # A refused one (FAILED) is delivered as such: the member is told why.
             self._tracker.track(task)
             await self._chats.show(task)
-        waiting = [t for t in queued if t not in started]
+        waiting = [t for t in queued if t not in started and t not in moved]
         for task in waiting:
             task.queue_position = self._position(task, waiting, counts, limit)
             await self._chats.show(task)
@@ -231,8 +245,11 @@ class TaskQueue:
         counts: dict[str, int],
         limit: int,
         served: dict[str, int],
-    ) -> list[Task]:
+    ) -> tuple[list[Task], list[Task]]:
+        """Start what the limits allow; returns those started (or refused by a
+        quota) and those that left the line elsewhere meanwhile (cancelled)."""
         started: list[Task] = []
+        moved: list[Task] = []
         running = sum(counts.values())
         for task in fair_order(queued, served):
             if self.server_limit is not None and running >= self.server_limit:
@@ -256,8 +273,14 @@ class TaskQueue:
             task.state = TaskState.RECEIVED
             # The deadline bounds the provider's work, so it starts now.
             task.deadline_at = now + timedelta(seconds=self._settings.task_deadline)
-            await self._store.save(task)
+            try:
+                await self._store.save(task, was=TaskState.QUEUED)
+            except StaleTask:
+                # Cancelled meanwhile (cancels do not wait for the line).
+                started.remove(task)
+                moved.append(task)
+                continue
             counts[user] = counts.get(user, 0) + 1
             served[user] += 1
             running += 1
-        return started
+        return started, moved

@@ -18,7 +18,7 @@ from bot.audit.takedown import Takedowns
 from bot.capabilities import CapabilityProfile, Offer, default_model, first_refusal
 from bot.chats import ChatRouter
 from bot.config import Settings
-from bot.errors import PermissionDenied, UserInputError
+from bot.errors import PermissionDenied, StaleTask, UserInputError
 from bot.governance import Governor
 from bot.imaging import check_image_reachable, ensure_decodable
 from bot.info import Limits, MemberInfo, ServerView
@@ -156,15 +156,8 @@ class VideoService:
                 "Only the person who asked for this video or a moderator can cancel it."
             )
         self._tracker.forget(task_id)
-        # Re-read after the tracker let go: it may have finished the task meanwhile.
-        task = await self._store.get(task_id)
-        if not task.can_become(TaskState.CANCELLED):
-            self._tracker.track(task)
-            raise UserInputError("This video is already finished; nothing to cancel.")
-        waiting = task.state is TaskState.QUEUED
-        task.state = TaskState.CANCELLED
-        task.updated_at = utcnow()
-        await self._store.save(task)
+        task, was = await self._save_cancelled(task_id)
+        waiting = was is TaskState.QUEUED
         await self.governance.refund(task, None)
         self._metrics.task_reached(task)
         log.info(
@@ -181,6 +174,32 @@ class VideoService:
         else:
             await self.finished(task)
         return task
+
+    async def _save_cancelled(self, task_id: str) -> tuple[Task, TaskState]:
+        """Save the task as cancelled unless it finished first; returns it and
+        the state it was cancelled in.
+
+        The save holds only while the state is still the one read, so a step on
+        the replica carrying the task cannot be overwritten (nor overwrite the
+        cancel); that replica is then told to let go (``Tracker.changed``).
+        """
+        while True:
+            # Re-read after the tracker let go: it may have finished meanwhile.
+            task = await self._store.get(task_id)
+            if not task.can_become(TaskState.CANCELLED):
+                self._tracker.track(task)
+                raise UserInputError(
+                    "This video is already finished; nothing to cancel."
+                )
+            was = task.state
+            task.state = TaskState.CANCELLED
+            task.updated_at = utcnow()
+            try:
+                await self._store.save(task, was=was)
+            except StaleTask:
+                continue  # a step elsewhere moved it on: look again
+            await self._tracker.changed(task_id)
+            return task, was
 
     async def claim_once(self, key: str, ttl_seconds: float) -> bool:
         """True only for the first claim of ``key`` within ``ttl_seconds``.
