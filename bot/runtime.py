@@ -205,6 +205,7 @@ class Runtime:
             settings.public_url, settings.media_dir / "links", settings.video_link_days
         )
         self.chats = ChatRouter()
+        self.replicas = Replicas(replica_id(settings.replica_id))
         self.simulator: Simulator | None = None
         self._server = HttpServer(self.http_app, settings.http_host, settings.http_port)
         self._stack = contextlib.AsyncExitStack()
@@ -273,6 +274,8 @@ class Runtime:
             metrics=self.metrics,
             refunds=self.governor,
             on_finished=self._finished,
+            replicas=self.replicas,
+            lease_time=settings.lease_time,
         )
         stack.push_async_callback(self.tracker.aclose, TRACKER_GRACE)
         self.queue = TaskQueue(

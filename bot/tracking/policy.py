@@ -42,6 +42,18 @@ NONE_TOOK = (
 )
 TOOK_TOO_LONG = "The video took too long."
 NOT_POSTED = "The video was made but could not be posted here."
+MAYBE_POSTED = (
+    "The video was made, but the bot stopped while posting it. If it is not in "
+    "this thread, press Retry to make it again."
+)
+# Posting a task's outcome is claimed under this key for longer than any task
+# lives, so a replica that takes the task over never posts it a second time.
+DELIVERY_CLAIM_TTL = 7 * 24 * 3600.0
+
+
+def delivery_claim(task_id: str) -> str:
+    """The ``claim_once`` key for posting ``task_id``'s video or reason."""
+    return f"deliver:{task_id}"
 
 
 def backoff(

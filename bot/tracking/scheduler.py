@@ -32,12 +32,14 @@ class Slot:
 
     __slots__ = (
         "busy",
+        "claimed",
         "deadline",
         "due",
         "errors",
         "finished",
         "finished_at",
         "id",
+        "leased",
         "log",
         "percent",
         "poked",
@@ -61,6 +63,10 @@ class Slot:
         self.due = due
         self.busy = False  # queued or running a step
         self.poked = False  # asked to run again as soon as the step ends
+        # Whether this replica holds the task's lease (a new task is taken in its
+        # first step), and has claimed posting its outcome (``deliver:<id>``).
+        self.leased = False
+        self.claimed = False
         self.finished: TaskStatus | None = None  # said done; video not fetched yet
         self.finished_at: float | None = None  # when the provider first said so
         # The task's fields for every log line its steps write (bot.logs).
@@ -119,6 +125,10 @@ class Scheduler:
     def waiting(self, slow: bool) -> int:
         """Steps due and queued for a worker, in the slow lane or the other."""
         return (self._slow if slow else self._ready).qsize()
+
+    def slots(self) -> list[Slot]:
+        """Every slot carried now."""
+        return list(self._slots.values())
 
     def current(self, slot: Slot) -> bool:
         """Whether ``slot`` is still scheduled (not removed or replaced)."""

@@ -40,15 +40,18 @@ from bot.ports import Submission, TaskStore
 from bot.providers.pool import NoProviderTook, PoolMember, ProviderPool
 from bot.tracking.images import PrepareImage
 from bot.tracking.policy import (
+    DELIVERY_CLAIM_TTL,
     MAX_DELIVERY_ATTEMPTS,
     MAX_DOWNLOAD_ATTEMPTS,
     MAX_POLL_PROTOCOL_ERRORS,
+    MAYBE_POSTED,
     MIN_CREATE_WINDOW,
     NO_OUTCOME,
     NONE_TOOK,
     NOT_POSTED,
     TOOK_TOO_LONG,
     callback_base,
+    delivery_claim,
     failure_for,
     not_resent,
     retry_or_fail,
@@ -91,8 +94,13 @@ class Steps:
         clock: Callable[[], float],
         metrics: Metrics,
         on_finished: OnFinished | None,
+        holder: str,
     ) -> None:
         self._store = store
+        # Every save is conditional on this replica still holding the task's
+        # lease and on the state it last read: a replica whose task was taken
+        # over, or a step racing a cancel, changes nothing (``StaleTask``).
+        self._holder = holder
         self._pool = pool
         self._scheduler = scheduler
         self._timing = timing
@@ -165,7 +173,7 @@ class Steps:
         if not self._scheduler.current(slot):
             return False
         task.updated_at = utcnow()
-        await self._store.save(task)
+        await self._store.save(task, holder=self._holder, was=slot.state)
         self._metrics.task_reached(task)
         slot.state = task.state
         slot.percent = task.progress.percent
@@ -264,7 +272,8 @@ class Steps:
         slot.log = task_fields(task, member.name)
         TASK_FIELDS.set(slot.log)
         task.updated_at = utcnow()
-        await self._store.save(task)
+        # The claim on the create: once this save holds, no replica sends it.
+        await self._store.save(task, holder=self._holder, was=TaskState.RECEIVED)
         submission = Submission(request=request, image=image, callback_url=callback_url)
         return await member.provider.create(submission)
 
@@ -299,7 +308,9 @@ class Steps:
             delay = min(self._timing.backoff(slot.errors, exc.retry_after), room)
             if self._scheduler.current(slot):
                 task.updated_at = utcnow()
-                await self._store.save(task)
+                await self._store.save(
+                    task, holder=self._holder, was=TaskState.RECEIVED
+                )
             self._timing.due_in(slot, delay)
             return
         slot.submit_since = None
@@ -460,6 +471,13 @@ class Steps:
             )
             self._forget(slot)
             return
+        if not slot.claimed:
+            if not await self._store.claim_once(
+                delivery_claim(task.id), DELIVERY_CLAIM_TTL
+            ):
+                await self._posted_before(slot, task)
+                return
+            slot.claimed = True
         try:
             if task.state is TaskState.SUCCEEDED and task.result is not None:
                 posted = await thread.post_video(task, task.result)
@@ -482,6 +500,22 @@ class Steps:
                 self._forget(slot)
             return
         self._metrics.delivered(task, slot.finished_at, self._clock())
+        task.state = TaskState.DELIVERED
+        if await self._commit(slot, task):
+            self._forget(slot)
+            await self._finished(task)
+
+    async def _posted_before(self, slot: Slot, task: Task) -> None:
+        """Posting this outcome was claimed before (by a replica that died, or
+        this one before a crash) and may have happened: it is not posted again.
+        The status message says so, and Retry makes the video anew."""
+        log.warning(
+            "task %s: its outcome may have been posted already (claimed before a "
+            "replica stopped); not posting it again",
+            task.id,
+        )
+        if task.state is TaskState.SUCCEEDED:
+            task.failure = Failure(kind=FailureKind.DELIVERY, message=MAYBE_POSTED)
         task.state = TaskState.DELIVERED
         if await self._commit(slot, task):
             self._forget(slot)
