@@ -205,7 +205,6 @@ class Runtime:
             settings.public_url, settings.media_dir / "links", settings.video_link_days
         )
         self.chats = ChatRouter()
-        self.replicas = Replicas(replica_id(settings.replica_id))
         self.simulator: Simulator | None = None
         self._server = HttpServer(self.http_app, settings.http_host, settings.http_port)
         self._stack = contextlib.AsyncExitStack()
