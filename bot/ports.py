@@ -225,7 +225,13 @@ class Notices(Protocol):
 class TaskStore(Protocol):
     """Durable tasks and per-scope settings, on SQLite or PostgreSQL (bot.storage)."""
 
-    async def add(self, task: Task) -> None: ...
+    async def add(
+        self, task: Task, *, holder: str | None = None, seconds: float = 0.0
+    ) -> None:
+        """Store a new task; with ``holder``, a tracked one is leased to it for
+        ``seconds`` in the same statement, so no other replica takes it over
+        while its status message is still being posted."""
+        ...
 
     async def get(self, task_id: str) -> Task:
         """Raises ``TaskNotFound``."""

@@ -162,7 +162,13 @@ class TaskQueue:
                 task.state = TaskState.QUEUED
             if task.state is TaskState.RECEIVED:
                 await self._reserve(task)
-            await self._store.add(task)
+            # Leased to this replica at once: its status message is posted
+            # next, and no other replica may start the task meanwhile.
+            await self._store.add(
+                task,
+                holder=self._tracker.holder,
+                seconds=self._tracker.lease_time,
+            )
             if task.state is TaskState.QUEUED:
                 task.queue_position = self._position(
                     task, [*queued, task], counts, limit

@@ -304,13 +304,26 @@ class SqlTaskStore(ABC):
         finally:
             await store.close()
 
-    async def add(self, task: Task) -> None:
+    async def add(
+        self, task: Task, *, holder: str | None = None, seconds: float = 0.0
+    ) -> None:
         image = rows.image_of(task)
         if image is not None:
             # Alone, without a transaction around both: an image row is harmless
             # (stored once per content) and a transaction costs two round trips.
             await self._execute(self.SQL.insert_image, image)
-        await self._execute(self.SQL.insert_task, rows.add_values(task, self._time))
+        leased = holder is not None and (
+            task.state.in_flight or task.state.awaiting_delivery
+        )
+        await self._execute(
+            self.SQL.insert_task,
+            rows.add_values(
+                task,
+                self._time,
+                holder if leased else None,
+                time.time() + seconds if leased else None,
+            ),
+        )
 
     async def save(
         self,

@@ -60,6 +60,9 @@ ADD_COLUMNS = (
     "created_at",
     "parent_task_id",
     *SAVE_COLUMNS,
+    # A new task is leased to the replica that admits it (NULL: to nobody yet).
+    "lease_holder",
+    "lease_expires",
 )
 # What ``load_task`` reads.
 SELECT_COLUMNS = ", ".join(
@@ -97,9 +100,18 @@ def save_sql(mark: Marker) -> str:
     return f"UPDATE tasks SET {sets} WHERE id = {mark(len(SAVE_COLUMNS) + 1)}"
 
 
-def add_values(task: Task, encode_time: TimeEncoder) -> tuple[object, ...]:
+def add_values(
+    task: Task,
+    encode_time: TimeEncoder,
+    holder: str | None = None,
+    lease_expires: float | None = None,
+) -> tuple[object, ...]:
     """The values of ``ADD_COLUMNS``, in that order."""
-    values = _values(task, encode_time)
+    values: dict[str, object] = {
+        **_values(task, encode_time),
+        "lease_holder": holder,
+        "lease_expires": lease_expires,
+    }
     return tuple(values[column] for column in ADD_COLUMNS)
 
 

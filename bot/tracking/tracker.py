@@ -122,6 +122,16 @@ class Tracker:
         return self._timing.poll_interval
 
     @property
+    def holder(self) -> str:
+        """This replica's id on the leases it holds."""
+        return self.replicas.id
+
+    @property
+    def lease_time(self) -> float:
+        """Seconds a lease lasts unless renewed."""
+        return self._leases.lease_time
+
+    @property
     def tracked(self) -> int:
         """How many tasks the tracker is carrying right now."""
         return len(self._scheduler)
