@@ -295,6 +295,10 @@ class TaskStore(Protocol):
         tasks over at once instead of after the lease time)."""
         ...
 
+    async def holders(self) -> set[str]:
+        """The replicas holding leases on tracked tasks now, live or not."""
+        ...
+
     async def heartbeat(self, holder: str, seconds: float) -> int:
         """Note ``holder`` as alive now; returns how many replicas (``holder``
         included) were seen within the last ``seconds``."""

@@ -11,13 +11,42 @@ import os
 import secrets
 import socket
 
+# The generated id: host, pid and a random tail, joined by this.
+_SEP = "-"
+
 
 def replica_id(configured: str | None = None) -> str:
     """``REPLICA_ID``, or one unique to this process: host, pid and a random tail
     (a restarted replica must not inherit the leases of the process it replaces)."""
     if configured:
         return configured
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+    return _SEP.join((socket.gethostname(), str(os.getpid()), secrets.token_hex(2)))
+
+
+def gone(holder: str, me: str) -> bool:
+    """Whether ``holder``, a generated id of another process, is surely dead.
+
+    Only a process of this very host can tell: its pid runs no more, or it is
+    this process's own pid (a restarted container is pid 1 again). Its leases
+    may then go at once rather than after the lease time, so a single bot
+    killed and restarted carries on straight away. Configured ids (and other
+    hosts') are never judged; their leases run out instead.
+    """
+    if holder == me:
+        return False
+    host, _, rest = holder.rpartition(_SEP)[0].rpartition(_SEP)
+    if not host or host != socket.gethostname() or not rest.isdigit():
+        return False
+    pid = int(rest)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
 
 
 class Replicas:

@@ -67,6 +67,7 @@ class Queries:
     take: str
     renew: str
     release: str
+    holders: str
     beat: str
     forget_replicas: str
     count_replicas: str
@@ -209,6 +210,10 @@ class Queries:
             release=(
                 "UPDATE tasks SET lease_holder = NULL, lease_expires = NULL "
                 f"WHERE lease_holder = {mark(1)} AND {tracked}"
+            ),
+            holders=(
+                "SELECT DISTINCT lease_holder FROM tasks "
+                f"WHERE lease_holder IS NOT NULL AND {tracked}"
             ),
             beat=(
                 f"INSERT INTO replicas (holder, seen_at) VALUES ({mark(1)}, {mark(2)}) "
@@ -473,6 +478,10 @@ class SqlTaskStore(ABC):
 
     async def release(self, holder: str) -> None:
         await self._execute(self.SQL.release, (holder,))
+
+    async def holders(self) -> set[str]:
+        found = await self._fetch(self.SQL.holders, ())
+        return {str(row["lease_holder"]) for row in found}
 
     async def heartbeat(self, holder: str, seconds: float) -> int:
         now = time.time()

@@ -7,7 +7,9 @@ replicas know how many share the platforms' edit budgets), renews every lease it
 holds, lets go of tasks whose lease another replica took, and leases what nobody
 carries: tasks of a replica whose lease ran out, or of one that stopped cleanly
 and released them. A replica that dies is therefore replaced within the lease
-time plus one round, and a round is never longer than one poll interval.
+time plus one round, and a round is never longer than one poll interval; one
+restarted on the same host (a lone bot after a crash) needs no wait at all, as
+it can see that the process that held the leases is gone.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Collection
 
 from bot.models import Platform, Task
 from bot.ports import TaskStore
-from bot.replicas import Replicas
+from bot.replicas import Replicas, gone
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,14 @@ class LeaseKeeper:
         # Leases still naming this replica's id are a previous process's (a
         # restart with the same REPLICA_ID): renewing them would carry nothing.
         await self._store.release(self.holder)
+        for other in await self._store.holders():
+            if gone(other, self.holder):
+                log.info(
+                    "replica %s no longer runs on this host; its tasks are taken "
+                    "over now",
+                    other,
+                )
+                await self._store.release(other)
         taken = await self._lease_free()
         self._runner = asyncio.create_task(self._rounds(), name="lease-keeper")
         return taken
