@@ -32,6 +32,9 @@ async def test_with_two_replicas_alive_status_edits_come_half_as_often(
     async with Simulator(2.0, api_key=SIM_KEY) as simulator:
         settings = bot_settings(bot_env(tmp_path, fake, simulator))
         async with running_bot(settings, fake) as runtime:
+            # A second replica, alive as far as the shared database knows: the lease
+            # keeper's heartbeats count it from now on.
+            await runtime.store.heartbeat("the-other-replica", 3600)
             runtime.replicas.seen(2)
             await fake.send_slash("sora", {"prompt": "a slow tide"})
             [status] = await wait_for_status(fake)

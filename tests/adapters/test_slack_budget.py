@@ -95,6 +95,9 @@ async def test_with_two_replicas_alive_one_spends_half_the_workspace_budget(
     alone_per_second = BUDGET_PER_MINUTE / 60
 
     async with running_bot(bot_settings(env)) as runtime:
+        # A second replica, alive as far as the shared database knows: the lease
+        # keeper's heartbeats count it from now on.
+        await runtime.store.heartbeat("the-other-replica", 3600)
         runtime.replicas.seen(2)
         await _burst(fake, events_url(runtime), jobs)
         await eventually(lambda: all_done(fake, CHANNEL), 30)
