@@ -151,6 +151,17 @@ class Metrics:
             "Tasks the tracker is carrying (in flight or awaiting delivery).",
             registry=registry,
         )
+        self.replicas = Gauge(
+            "sorabot_replicas",
+            "Replicas alive on this database, this one included (heartbeats).",
+            registry=registry,
+        )
+        self.tasks_taken_over = Counter(
+            "sorabot_tasks_taken_over",
+            "Tasks this replica leased from nobody after start: released by a "
+            "replica that stopped, or left by one whose lease ran out.",
+            registry=registry,
+        )
         self.queue_depth = Gauge(
             "sorabot_queue_depth",
             "Task steps due and waiting for a worker (fast: submits and status "
@@ -228,10 +239,14 @@ class Metrics:
             self._delivery[task.chat.platform].observe(now - finished_at)
 
     def watch_tracker(
-        self, tracked: Callable[[], int], queued: Callable[[bool], int]
+        self,
+        tracked: Callable[[], int],
+        queued: Callable[[bool], int],
+        replicas: Callable[[], int],
     ) -> None:
         """Read the tracker's gauges when scraped (costs nothing in between)."""
         self.tasks_in_flight.set_function(tracked)
+        self.replicas.set_function(replicas)
         self.queue_depth.labels("fast").set_function(lambda: queued(False))
         self.queue_depth.labels("slow").set_function(lambda: queued(True))
 

@@ -48,6 +48,7 @@ class LeaseKeeper:
         adopt: carry a task just leased (taken over or resumed).
         lost: stop carrying a task whose lease went elsewhere or that finished
             elsewhere.
+        taken_over: counts tasks leased by a round (not at start), in batches.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class LeaseKeeper:
         carried: Callable[[], Collection[str]],
         adopt: Callable[[Task], None],
         lost: Callable[[str], None],
+        taken_over: Callable[[int], None] = lambda _: None,
     ) -> None:
         self._store = store
         self._replicas = replicas
@@ -70,6 +72,7 @@ class LeaseKeeper:
         self._carried = carried
         self._adopt = adopt
         self._lost = lost
+        self._taken_over = taken_over
         self._runner: asyncio.Task[None] | None = None
 
     @property
@@ -140,6 +143,7 @@ class LeaseKeeper:
                 self._lost(task_id)
         taken = await self._lease_free()
         if taken:
+            self._taken_over(taken)
             log.info("took over %d task(s) nobody was carrying", taken)
 
     async def _beat(self) -> None:

@@ -111,10 +111,15 @@ class Tracker:
             carried=self._carried,
             adopt=self._adopt,
             lost=self.forget,
+            taken_over=metrics.tasks_taken_over.inc,
         )
         store.notices.subscribe(POKE_TOPIC, self._scheduler.run_now)
         store.notices.subscribe(TASK_TOPIC, self._changed_elsewhere)
-        metrics.watch_tracker(lambda: self.tracked, self._scheduler.waiting)
+        metrics.watch_tracker(
+            lambda: self.tracked,
+            self._scheduler.waiting,
+            lambda: self.replicas.count,
+        )
 
     @property
     def poll_interval(self) -> float:
