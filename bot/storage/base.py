@@ -40,6 +40,7 @@ class Queries:
 
     insert_image: str
     insert_task: str
+    insert_leased_task: str
     save_task: str
     image: str
     by_id: str
@@ -98,6 +99,7 @@ class Queries:
                 "ON CONFLICT (sha256) DO NOTHING"
             ),
             insert_task=rows.insert_sql(mark),
+            insert_leased_task=rows.insert_sql(mark, leased=True),
             save_task=(
                 f"{rows.save_sql(mark)} "
                 f"AND (CAST({mark(fence)} AS TEXT) IS NULL "
@@ -317,18 +319,14 @@ class SqlTaskStore(ABC):
             # Alone, without a transaction around both: an image row is harmless
             # (stored once per content) and a transaction costs two round trips.
             await self._execute(self.SQL.insert_image, image)
-        leased = holder is not None and (
+        values = rows.add_values(task, self._time)
+        if holder is not None and (
             task.state.in_flight or task.state.awaiting_delivery
-        )
-        await self._execute(
-            self.SQL.insert_task,
-            rows.add_values(
-                task,
-                self._time,
-                holder if leased else None,
-                time.time() + seconds if leased else None,
-            ),
-        )
+        ):
+            lease = (holder, time.time() + seconds)
+            await self._execute(self.SQL.insert_leased_task, (*values, *lease))
+        else:
+            await self._execute(self.SQL.insert_task, values)
 
     async def save(
         self,

@@ -60,10 +60,9 @@ ADD_COLUMNS = (
     "created_at",
     "parent_task_id",
     *SAVE_COLUMNS,
-    # A new task is leased to the replica that admits it (NULL: to nobody yet).
-    "lease_holder",
-    "lease_expires",
 )
+# A new task that starts at once is leased to the replica that admits it.
+LEASE_COLUMNS = ("lease_holder", "lease_expires")
 # What ``load_task`` reads.
 SELECT_COLUMNS = ", ".join(
     (
@@ -88,10 +87,11 @@ ImageReader = Callable[[str], Awaitable[bytes | None]]
 Marker = Callable[[int], str]
 
 
-def insert_sql(mark: Marker) -> str:
-    """``INSERT`` of ``ADD_COLUMNS``, for ``add_values``."""
-    marks = ", ".join(mark(n) for n in range(1, len(ADD_COLUMNS) + 1))
-    return f"INSERT INTO tasks ({', '.join(ADD_COLUMNS)}) VALUES ({marks})"
+def insert_sql(mark: Marker, *, leased: bool = False) -> str:
+    """``INSERT`` of ``ADD_COLUMNS`` (and ``LEASE_COLUMNS``), for ``add_values``."""
+    columns = (*ADD_COLUMNS, *LEASE_COLUMNS) if leased else ADD_COLUMNS
+    marks = ", ".join(mark(n) for n in range(1, len(columns) + 1))
+    return f"INSERT INTO tasks ({', '.join(columns)}) VALUES ({marks})"
 
 
 def save_sql(mark: Marker) -> str:
@@ -100,18 +100,9 @@ def save_sql(mark: Marker) -> str:
     return f"UPDATE tasks SET {sets} WHERE id = {mark(len(SAVE_COLUMNS) + 1)}"
 
 
-def add_values(
-    task: Task,
-    encode_time: TimeEncoder,
-    holder: str | None = None,
-    lease_expires: float | None = None,
-) -> tuple[object, ...]:
-    """The values of ``ADD_COLUMNS``, in that order."""
-    values: dict[str, object] = {
-        **_values(task, encode_time),
-        "lease_holder": holder,
-        "lease_expires": lease_expires,
-    }
+def add_values(task: Task, encode_time: TimeEncoder) -> tuple[object, ...]:
+    """The values of ``ADD_COLUMNS``, in that order (then a lease's, if any)."""
+    values = _values(task, encode_time)
     return tuple(values[column] for column in ADD_COLUMNS)
 
 

@@ -177,6 +177,30 @@ async def test_take_leases_a_new_task_to_its_replica(backend: Backend) -> None:
     assert (took, again, other, leased_by_other) == (True, True, False, [])
 
 
+async def test_a_task_added_with_a_holder_is_leased_to_it_in_the_same_statement(
+    backend: Backend,
+) -> None:
+    async with backend.open() as one, backend.open() as two:
+        task = make_task()  # received: it starts at once
+        await one.add(task, holder="a", seconds=LONG)
+
+        leased_by_other = await lease_ids(two, "b")
+        other_took = await two.take(task.id, "b", LONG)
+        mine = await one.take(task.id, "a", LONG)
+
+    assert (leased_by_other, other_took, mine) == ([], False, True)
+
+
+async def test_a_queued_task_added_with_a_holder_is_leased_to_nobody(
+    store: TaskStore,
+) -> None:
+    task = make_task(state=TaskState.QUEUED)
+    await store.add(task, holder="a", seconds=LONG)
+
+    # Whoever starts it from the line leases it then.
+    assert await store.holders() == set()
+
+
 async def test_take_refuses_a_task_no_longer_tracked(store: TaskStore) -> None:
     delivered = await added(store, state=TaskState.DELIVERED)
     queued = await added(store, state=TaskState.QUEUED)
