@@ -118,6 +118,7 @@ class FakeDiscord(DiscordState):
             if attachment_size_limit is None
             else attachment_size_limit
         )
+        guild_id = self.guild_of(channel)
         iid = self.ids.next()
         payload: dict[str, Any] = {
             "id": iid,
@@ -127,8 +128,8 @@ class FakeDiscord(DiscordState):
             "version": 1,
             "attachment_size_limit": limit,
             "data": data,
-            "guild_id": self.guild_id,
-            "guild": {"id": self.guild_id, "locale": "en-US", "features": []},
+            "guild_id": guild_id,
+            "guild": {"id": guild_id, "locale": "en-US", "features": []},
             "channel_id": channel,
             "channel": self.channel_payload(channel),
             "member": self.member_payload(user_payload["id"], permissions),
@@ -136,7 +137,7 @@ class FakeDiscord(DiscordState):
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": self.guild_id},
+            "authorizing_integration_owners": {"0": guild_id},
             "context": 0,
         }
         if message is not None:
@@ -205,14 +206,15 @@ class FakeDiscord(DiscordState):
             "type": 1,
             "options": self._options(name, options, resolved),
         }
+        guild_id = self.guild_of(channel_id or self.channel_id)
         guild_command = any(
-            c["name"] == name for c in self.guild_commands.get(self.guild_id, ())
+            c["name"] == name for c in self.guild_commands.get(guild_id, ())
         )
         command = self.command(name)
         data["id"] = command["id"] if command else self.ids.next()
         if guild_command:
             # discord.py looks commands up by the command's guild, not the channel's.
-            data["guild_id"] = self.guild_id
+            data["guild_id"] = guild_id
         if resolved:
             data["resolved"] = resolved
         return await self._dispatch(
@@ -241,7 +243,7 @@ class FakeDiscord(DiscordState):
         message.content = content
         message.attachments = list(attachments or [])
         message.embeds = list(embeds or [])
-        message.payload = message.to_payload(self.guild_id)
+        message.payload = self.message_payload(message)
         self.add_message(message)
         return message
 

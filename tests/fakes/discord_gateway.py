@@ -5,9 +5,10 @@ Frames are JSON text; discord.py only decompresses binary frames, so the
 client that reconnects can RESUME; a new process IDENTIFYs and gets a new one.
 
 Shards as on Discord: IDENTIFY's ``shard: [id, count]`` (``[0, 1]`` without) picks
-which servers a session carries, ``(guild_id >> 22) % count``; the fake's one server
-and all its events go to the session of its shard, and the other shards' READY
-lists no server. ``identified_shards`` records every IDENTIFY's array.
+which servers a session carries, ``(guild_id >> 22) % count``; each of the fake's
+servers (``guild_id`` and any from ``add_guild``) and all its events go to the
+session of its shard, whose READY lists it; a shard with none of them lists no
+server. ``identified_shards`` records every IDENTIFY's array.
 """
 
 from __future__ import annotations
@@ -61,9 +62,13 @@ class Gateway:
 
     @property
     def live(self) -> GatewaySession | None:
-        """The connected session whose shard carries the fake's server."""
+        """The connected session whose shard carries the fake's first server."""
+        return self.live_for(self._fake.guild_id)
+
+    def live_for(self, guild_id: str) -> GatewaySession | None:
+        """The connected session whose shard carries ``guild_id``."""
         for session in self.live_shards.values():
-            if shard_of(self._fake.guild_id, session.shard[1]) == session.shard[0]:
+            if shard_of(guild_id, session.shard[1]) == session.shard[0]:
                 return session
         return None
 
@@ -72,8 +77,9 @@ class Gateway:
         return self.live is not None and self.live.ws is not None
 
     async def send(self, event: str, data: Any) -> float:
-        """Dispatch an event to the bot on the server's shard; returns when written."""
-        session = self.live
+        """Dispatch an event to the bot on its server's shard (the ``guild_id`` in
+        ``data``, else the first server's); returns when written."""
+        session = self._session_for(data)
         if session is None:
             raise RuntimeError("no bot is connected to the fake Discord gateway")
         return await self._send_to(session, event, data)
@@ -86,9 +92,13 @@ class Gateway:
         await session.ws.send_str(frame)
         return time.monotonic()
 
+    def _session_for(self, data: Any) -> GatewaySession | None:
+        guild_id = data.get("guild_id") if isinstance(data, dict) else None
+        return self.live_for(str(guild_id or self._fake.guild_id))
+
     def echo(self, intent: int, event: str, data: Any) -> None:
         """Fire-and-forget event the real gateway sends after a REST write."""
-        session = self.live
+        session = self._session_for(data)
         if session is None or session.ws is None or not session.intents & intent:
             return
         task = asyncio.create_task(self._echo(event, data))
@@ -157,11 +167,15 @@ class Gateway:
         session.ws = ws
         self.live_shards[session.shard[0]] = session
         self.identified_shards.append(session.shard)
-        ours = shard_of(fake.guild_id, session.shard[1]) == session.shard[0]
+        ours = [
+            g
+            for g in fake.guild_ids
+            if shard_of(g, session.shard[1]) == session.shard[0]
+        ]
         ready = {
             "v": 10,
             "user": fake.bot_user,
-            "guilds": [{"id": fake.guild_id, "unavailable": True}] if ours else [],
+            "guilds": [{"id": g, "unavailable": True} for g in ours],
             "session_id": session.id,
             "resume_gateway_url": fake.gateway_url,
             "application": {"id": fake.app_id, "flags": 0},
@@ -169,8 +183,8 @@ class Gateway:
             "shard": list(session.shard),
         }
         await self._send_to(session, "READY", ready)
-        if ours:
-            await self._send_to(session, "GUILD_CREATE", fake.guild_payload())
+        for guild_id in ours:
+            await self._send_to(session, "GUILD_CREATE", fake.guild_payload(guild_id))
         self.identify_count += 1
         fake.notify()
 

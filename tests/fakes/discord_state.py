@@ -51,7 +51,8 @@ UserArg = str | Mapping[str, Any]
 
 class DiscordState:
     """One guild (``guild_id``) with one text channel (``channel_id``; more with
-    ``add_channel``), the bot user, and the clocks tests may shorten:
+    ``add_channel``; more servers, each with a channel, with ``add_guild``), the
+    bot user, and the clocks tests may shorten:
     ``ack_deadline`` (3 s), ``token_lifetime`` (900 s), ``upload_limit`` (10 MiB),
     and what ``/gateway/bot`` answers (``recommended_shards``, ``max_concurrency``).
     All of these are plain attributes and can be changed on a running fake."""
@@ -90,6 +91,8 @@ class DiscordState:
         self.channels: dict[str, dict[str, Any]] = {
             channel_id: {"name": "general", "position": 0}
         }
+        # The server of each channel that is not in ``guild_id`` (``add_guild``).
+        self._channel_guilds: dict[str, str] = {}
         self.threads: dict[str, FakeThread] = {}
         self.interactions: dict[str, FakeInteraction] = {}
         self.cdn: dict[str, FakeFile] = {}
@@ -193,8 +196,19 @@ class DiscordState:
     def member_payloads(self) -> list[dict[str, Any]]:
         return [m for uid in self._users if (m := self.member_payload(uid)) is not None]
 
-    def guild_payload(self) -> dict[str, Any]:
-        g = self.guild_id
+    @property
+    def guild_ids(self) -> list[str]:
+        """Every server the bot is in: ``guild_id`` first, then ``add_guild``'s."""
+        return [self.guild_id, *dict.fromkeys(self._channel_guilds.values())]
+
+    def guild_of(self, channel_id: str) -> str:
+        """The server a channel or thread belongs to."""
+        thread = self.threads.get(channel_id)
+        parent = thread.parent_id if thread is not None else channel_id
+        return self._channel_guilds.get(parent, self.guild_id)
+
+    def guild_payload(self, guild_id: str | None = None) -> dict[str, Any]:
+        g = guild_id or self.guild_id
         role = {
             "color": 0,
             "hoist": False,
@@ -246,11 +260,13 @@ class DiscordState:
                     "permissions": str(USER_PERMISSIONS),
                 },
             ],
-            "channels": [self.channel_payload(c) for c in self.channels],
+            "channels": [
+                self.channel_payload(c) for c in self.channels if self.guild_of(c) == g
+            ],
             "threads": [
                 self.channel_payload(t.id)
                 for t in self.threads.values()
-                if not t.archived
+                if not t.archived and self.guild_of(t.id) == g
             ],
             "members": [self.member_payload(self.bot_user["id"])],
             "emojis": [],
@@ -266,7 +282,7 @@ class DiscordState:
         thread = self.threads.get(channel_id)
         if thread is not None:
             return thread.to_payload(
-                self.guild_id, len(self._by_channel.get(channel_id, ()))
+                self.guild_of(channel_id), len(self._by_channel.get(channel_id, ()))
             )
         channel = self.channels.get(channel_id)
         if channel is None:
@@ -274,7 +290,7 @@ class DiscordState:
         return {
             "id": channel_id,
             "type": 0,
-            "guild_id": self.guild_id,
+            "guild_id": self.guild_of(channel_id),
             "name": channel["name"],
             "position": channel["position"],
             "topic": channel.get("topic"),
@@ -286,12 +302,22 @@ class DiscordState:
         }
 
     def message_payload(self, message: FakeMessage) -> dict[str, Any]:
-        return message.to_payload(self.guild_id)
+        return message.to_payload(self.guild_of(message.channel_id))
 
-    def add_channel(self, name: str) -> str:
+    def add_channel(self, name: str, *, guild_id: str | None = None) -> str:
+        """A text channel in ``guild_id`` (default: the first server)."""
         channel_id = self.ids.next()
         self.channels[channel_id] = {"name": name, "position": len(self.channels)}
+        if guild_id is not None and guild_id != self.guild_id:
+            self._channel_guilds[channel_id] = guild_id
         return channel_id
+
+    def add_guild(self, guild_id: str) -> str:
+        """Another server the bot is in, with the same members and roles and a
+        text channel of its own, whose id this returns (send there with
+        ``channel_id=``; more with ``add_channel``); its events go to the session
+        of its shard."""
+        return self.add_channel("general", guild_id=guild_id)
 
     # -- messages and files -------------------------------------------------
 

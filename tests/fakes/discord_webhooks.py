@@ -220,7 +220,7 @@ class WebhookRoutes:
             payload = {
                 "id": message.id,
                 "channel_id": message.channel_id,
-                "guild_id": self._fake.guild_id,
+                "guild_id": self._fake.guild_of(message.channel_id),
             }
             self._fake.gateway.echo(GUILD_MESSAGES_INTENT, "MESSAGE_DELETE", payload)
         return no_content()
