@@ -7,18 +7,12 @@ keep their state while the bot dies and comes back.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
-from pathlib import Path
-
 import aiohttp
 import pytest
 
+from adapters.slack import EVENTS_PATH
 from tests.adapters.slack_fixtures import *  # noqa: F403 - the shared fixtures
+from tests.fakes.bot_process import BotProcess, free_port
 from tests.fakes.slack_bot import (
     SAMPLE_MP4,
     all_done,
@@ -34,66 +28,29 @@ pytestmark = pytest.mark.e2e
 SIM_DURATION = 4.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _read(log: Path) -> str:
-    return log.read_text(errors="replace")
-
-
-async def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: ASYNC220 - a handle is all we need
-            [sys.executable, "-m", "bot", "run"],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{env['HTTP_PORT']}/healthz"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            if process.poll() is not None:
-                raise AssertionError(_read(log))
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"the bot did not start:\n{_read(log)}")
-
-
 async def test_sigkill_mid_job_then_restart_delivers_once_in_the_same_thread(
     tmp_path, fake, simulator
 ):
-    env = {**bot_env(tmp_path, fake, simulator), "HTTP_PORT": str(_free_port())}
-    log = tmp_path / "bot.log"
-    url = f"http://127.0.0.1:{env['HTTP_PORT']}/slack/events"
-    process = await _start(env, log)
+    env = {**bot_env(tmp_path, fake, simulator), "HTTP_PORT": str(free_port())}
+    bot = BotProcess(env, tmp_path / "bot.log", tmp_path)
+    await bot.start()
     try:
         async with aiohttp.ClientSession() as session:
-            ack = await HttpDelivery(url, session).command(
+            ack = await HttpDelivery(bot.base_url + EVENTS_PATH, session).command(
                 slash_command(fake, "a corgi that survives")
             )
         assert ack.status == 200
         await fake.wait_for(
             "chat.update", where=lambda c: "Generating" in str(c.args), within=10
         )
-        process.send_signal(signal.SIGKILL)
-        process.wait(5)
+        await bot.kill()
         assert fake.uploaded_files == []
 
-        process = await _start(env, log)
+        await bot.start()
         await fake.wait_for("files.completeUploadExternal", within=20)
         await eventually(lambda: all_done(fake, CHANNEL))
     finally:
-        process.terminate()
-        process.wait(10)
+        await bot.stop()
 
     [status] = status_messages(fake, CHANNEL)
     [video] = fake.uploaded_files
@@ -107,16 +64,16 @@ async def test_a_waiting_request_survives_sigkill_and_starts_after_the_restart(
 ):
     env = {
         **bot_env(tmp_path, fake, simulator),
-        "HTTP_PORT": str(_free_port()),
+        "HTTP_PORT": str(free_port()),
         "USER_CONCURRENCY_LIMIT": "1",
     }
-    log = tmp_path / "bot.log"
-    url = f"http://127.0.0.1:{env['HTTP_PORT']}/slack/events"
-    process = await _start(env, log)
+    bot = BotProcess(env, tmp_path / "bot.log", tmp_path)
+    await bot.start()
     try:
         async with aiohttp.ClientSession() as session:
+            delivery = HttpDelivery(bot.base_url + EVENTS_PATH, session)
             for prompt in ("a heron that survives", "a heron that waits"):
-                await HttpDelivery(url, session).command(slash_command(fake, prompt))
+                await delivery.command(slash_command(fake, prompt))
         await eventually(lambda: len(status_messages(fake, CHANNEL)) == 2)
         waiting = status_messages(fake, CHANNEL)[1]
         await eventually(lambda: "Queued, 1st in line" in str(waiting.blocks))
@@ -125,16 +82,14 @@ async def test_a_waiting_request_survives_sigkill_and_starts_after_the_restart(
         await fake.wait_for(
             "chat.update", where=lambda c: "Generating" in str(c.args), within=10
         )
-        process.send_signal(signal.SIGKILL)
-        process.wait(5)
+        await bot.kill()
         created_before = len(simulator.requests)
 
-        process = await _start(env, log)
+        await bot.start()
         await fake.wait_for("files.completeUploadExternal", count=2, within=30)
         await eventually(lambda: all_done(fake, CHANNEL))
     finally:
-        process.terminate()
-        process.wait(10)
+        await bot.stop()
 
     assert created_before == 1
     assert [r.body["prompt"] for r in simulator.requests] == [
