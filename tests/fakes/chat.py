@@ -2,7 +2,8 @@
 
 Tests assert on what the user would have seen (status posts, edits, the video, the
 error) without any chat SDK. Set ``fail_edits``/``fail_posts`` to make the adapter
-misbehave and check the core survives it.
+misbehave and check the core survives it; ``hang_after_post`` makes an upload
+land but its answer never come back (the bot dies or stalls mid-post).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class RecordingChat:
     fail_status: bool = False
     fail_edits: bool = False
     fail_posts: int = 0  # how many post_video/post_error calls raise first
+    hang_after_post: bool = False  # post_video records the video, never returns
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     audits: list[tuple[ChatRef, AuditEntry]] = field(default_factory=list)
@@ -89,6 +91,8 @@ class RecordingThread:
     async def post_video(self, task: Task, video: VideoResult) -> None:
         self._fail_maybe()
         self._chat.record(ChatEvent("video", task, video=video))
+        if self._chat.hang_after_post:
+            await asyncio.Event().wait()
 
     async def remove_video(self, task: Task) -> None:
         self._chat.record(ChatEvent("removed", task))
