@@ -12,11 +12,17 @@ Each step is persisted before the next one starts (submitted -> running ->
 succeeded with the result on disk -> delivered), so a crash anywhere resumes at the
 right step and, in normal operation, the user is told the outcome exactly once.
 
+Replicas on one database share the tasks through leases: each task is carried by
+the replica holding its lease, every save checks that lease in the same
+statement, and the two steps that must never happen twice are claimed first (the
+provider's name is saved before the create is sent; posting the outcome is a
+``claim_once``), so a replica taking over never repeats them.
+
 One module per job: ``scheduler`` (the heap, the slots and the workers),
 ``timing`` (when a slot falls due), ``policy`` (back-off, retry limits and failure
 kinds, as pure functions), ``images`` (how a reference image is prepared),
-``steps`` (submit, poll, fetch, fail, deliver) and ``tracker`` (the front the
-runtime, service and queue call).
+``steps`` (submit, poll, fetch, fail, deliver), ``leases`` (renewal, heartbeats
+and takeover) and ``tracker`` (the front the runtime, service and queue call).
 """
 
 from bot.tracking.images import PrepareImage, upload_as_is
