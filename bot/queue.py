@@ -48,7 +48,7 @@ Reserve = Callable[[Task], Awaitable[None]]
 
 
 async def _count_nothing(task: Task) -> None:
-    """No quotas: nothing to reserve."""
+    """No quotas: nothing to reserve (or give back)."""
 
 
 def fair_order(
@@ -76,6 +76,8 @@ class TaskQueue:
         settings: the default running limits and the length of a member's line.
         reserve: counts a task against the quotas and budgets when it starts (not
             while it waits), or raises ``UserInputError`` with the sentence.
+        refund: gives back what ``reserve`` counted, for a task that was
+            cancelled while it was being started.
     """
 
     def __init__(
@@ -85,12 +87,14 @@ class TaskQueue:
         chats: ChatRouter,
         settings: Settings,
         reserve: Reserve = _count_nothing,
+        refund: Reserve = _count_nothing,
     ) -> None:
         self._store = store
         self._tracker = tracker
         self._chats = chats
         self._settings = settings
         self._reserve = reserve
+        self._refund = refund
         self._lock = asyncio.Lock()
         # Per server, turns each waiting member has had since the line formed;
         # forgotten once nobody waits (and on restart: fairness is approximate).
@@ -282,7 +286,9 @@ class TaskQueue:
             try:
                 await self._store.save(task, was=TaskState.QUEUED)
             except StaleTask:
-                # Cancelled meanwhile (cancels do not wait for the line).
+                # Cancelled meanwhile (cancels do not wait for the line), maybe
+                # before the reservation above: that is given back here.
+                await self._refund(task)
                 started.remove(task)
                 moved.append(task)
                 continue

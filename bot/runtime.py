@@ -284,6 +284,7 @@ class Runtime:
             settings,
             # Counted when a task starts, not while it waits in line.
             reserve=functools.partial(self.governor.reserve, provider=self.provider),
+            refund=functools.partial(self.governor.refund, failure=None),
         )
         self.service = VideoService(
             self.store,

@@ -20,6 +20,7 @@ from bot.errors import (
     CreateOutcomeUnknown,
     ProviderError,
     ProviderProtocolError,
+    StaleTask,
     TaskNotFound,
     UserInputError,
 )
@@ -95,12 +96,14 @@ class Steps:
         metrics: Metrics,
         on_finished: OnFinished | None,
         holder: str,
+        take: Callable[[str], Awaitable[bool]],
     ) -> None:
         self._store = store
         # Every save is conditional on this replica still holding the task's
         # lease and on the state it last read: a replica whose task was taken
         # over, or a step racing a cancel, changes nothing (``StaleTask``).
         self._holder = holder
+        self._take = take
         self._pool = pool
         self._scheduler = scheduler
         self._timing = timing
@@ -472,6 +475,10 @@ class Steps:
             self._forget(slot)
             return
         if not slot.claimed:
+            # Still this replica's? One that lost the lease while it was stalled
+            # must not post what the new holder is about to post.
+            if not await self._take(task.id):
+                raise StaleTask(task.id)
             if not await self._store.claim_once(
                 delivery_claim(task.id), DELIVERY_CLAIM_TTL
             ):

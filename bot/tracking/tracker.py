@@ -86,6 +86,17 @@ class Tracker:
             self._step, self._on_error, concurrency=concurrency, clock=clock
         )
         metrics = metrics or Metrics()
+        self._leases = LeaseKeeper(
+            store,
+            self.replicas,
+            lease_time=lease_time,
+            interval=round_interval(poll_interval, lease_time),
+            platforms=lambda: chats.platforms,
+            carried=self._carried,
+            adopt=self._adopt,
+            lost=self.forget,
+            taken_over=metrics.tasks_taken_over.inc,
+        )
         self._steps = Steps(
             store,
             pool,
@@ -101,17 +112,7 @@ class Tracker:
             metrics=metrics,
             on_finished=on_finished,
             holder=self.replicas.id,
-        )
-        self._leases = LeaseKeeper(
-            store,
-            self.replicas,
-            lease_time=lease_time,
-            interval=round_interval(poll_interval, lease_time),
-            platforms=lambda: chats.platforms,
-            carried=self._carried,
-            adopt=self._adopt,
-            lost=self.forget,
-            taken_over=metrics.tasks_taken_over.inc,
+            take=self._leases.take,
         )
         store.notices.subscribe(POKE_TOPIC, self._scheduler.run_now)
         store.notices.subscribe(TASK_TOPIC, self._changed_elsewhere)

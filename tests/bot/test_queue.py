@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
@@ -157,3 +158,49 @@ async def test_a_waiting_request_counts_against_no_quota_until_its_turn(
     assert done[2].failure.message.startswith("You've made 2 of your 2 videos today")
     [error] = runtime.chat.of(tasks[2].id, "error")
     assert error.failure == done[2].failure
+
+
+async def test_a_request_cancelled_while_its_turn_is_counted_is_given_back(
+    make_runtime, simulator
+) -> None:
+    runtime = await make_runtime(
+        chat=RecordingChat(platform=Platform.DISCORD),
+        USER_CONCURRENCY_LIMIT=1,
+        USER_DAILY_VIDEOS=2,
+    )
+    first = await runtime.service.submit(
+        make_request("runs", platform=Platform.DISCORD)
+    )
+    waiting = await runtime.service.submit(
+        make_request("waits", platform=Platform.DISCORD)
+    )
+    reserve = runtime.queue._reserve
+    cancels = []
+
+    async def counted_then_cancelled(task):
+        # The member presses Cancel just as the line reaches the request: the
+        # cancel is saved, and gives back what it finds counted (nothing yet),
+        # before this turn's count is recorded.
+        if task.id == waiting.id:
+            cancels.append(
+                asyncio.create_task(
+                    runtime.service.cancel(waiting.id, ANN, moderator=True)
+                )
+            )
+            await settled(runtime, waiting.id)  # saved as cancelled
+            await asyncio.sleep(0.2)  # its refund, next, finds nothing to give back
+        await reserve(task)
+
+    runtime.queue._reserve = counted_then_cancelled
+    await settled(runtime, first.id)
+    cancelled = await settled(runtime, waiting.id)
+    await asyncio.gather(*cancels)
+    again = await runtime.service.submit(
+        make_request("the day's second video", platform=Platform.DISCORD)
+    )
+
+    assert cancelled.state is TaskState.CANCELLED
+    assert [c.body["prompt"] for c in creates(simulator)][:1] == ["runs"]
+    assert "waits" not in [c.body["prompt"] for c in creates(simulator)]
+    # Nothing of the cancelled one still counts: the day's second is allowed.
+    assert again.state is TaskState.RECEIVED
