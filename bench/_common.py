@@ -10,6 +10,7 @@ import os
 import socket
 from pathlib import Path
 
+from bot.audit.entries import AuditEntry
 from bot.models import ChatRef, Platform
 from bot.ports import ChatThread, Scope
 from bot.storage.sqlite import SqliteTaskStore
@@ -103,3 +104,6 @@ class OneThreadDirectory:
 
     def thread(self, chat: ChatRef) -> ChatThread:
         return self._thread
+
+    async def post_audit(self, channel: ChatRef, entry: AuditEntry) -> None:
+        """The benchmarks configure no audit channel."""
