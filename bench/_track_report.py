@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from bench._common import percentile
-from bench._track_bot import Figures
+from bench._track_bot import Figures, is_statement, sql_statements
 from bot.config import Dialect
 from bot.simulator._tasks import TaskSpec
 
@@ -117,10 +117,15 @@ def queries_per_interval(run: Run) -> float | None:
 
 
 def statements(run: Run) -> Counter[str]:
+    """The store's SQL statements and calls by name, all bots together."""
     total: Counter[str] = Counter()
     for bot in run.bots:
         total.update(bot.statements)
     return total
+
+
+def statements_per_task(run: Run) -> float:
+    return sql_statements(statements(run)) / run.tasks
 
 
 def deliveries(run: Run) -> Counter[str]:
@@ -189,13 +194,17 @@ def block(run: Run) -> str:
             f"status queries per task per poll interval while all were in flight: "
             f"{per_interval:.2f}"
         )
-    counted = statements(run)
-    top = ", ".join(f"{name} {n / run.tasks:.2f}" for name, n in counted.most_common())
+    counted = statements(run).most_common()
+    sql = ", ".join(f"{k} {n / run.tasks:.2f}" for k, n in counted if is_statement(k))
+    calls = ", ".join(
+        f"{k} {n / run.tasks:.2f}" for k, n in counted if not is_statement(k)
+    )
     steady = sum(bot.statements_steady for bot in run.bots)
     steady_wall = max((bot.wall_steady for bot in run.bots), default=0.0)
     lines.append(
-        f"store statements: {counted.total() / run.tasks:.2f} per task ({top}); "
-        f"{steady / max(steady_wall, 1e-9):.1f}/s while all were in flight"
+        f"store statements: {statements_per_task(run):.2f} per task ({sql}); "
+        f"{steady / max(steady_wall, 1e-9):.1f}/s while all were in flight; "
+        f"besides, per task: {calls or 'none'}"
     )
     if run.postgres_transactions is not None:
         lines.append(
@@ -267,7 +276,7 @@ def table(runs: list[Run]) -> str:
         ),
         (
             "store statements / task",
-            [f"{statements(r).total() / r.tasks:.2f}" for r in runs],
+            [f"{statements_per_task(r):.2f}" for r in runs],
         ),
         (
             "PostgreSQL transactions / task",
