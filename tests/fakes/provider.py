@@ -161,6 +161,8 @@ async def simulators_process(
         *extra,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
+        # An answer is one line: the prompts of 10,000 creates are ~200 kB.
+        limit=1 << 24,
     )
     try:
         assert process.stdout is not None
