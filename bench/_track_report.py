@@ -100,17 +100,23 @@ def cpu(run: Run) -> float:
     return sum(bot.cpu_total for bot in run.bots)
 
 
+def steady_bots(run: Run) -> list[Figures]:
+    """The bots that had every task in flight for at least one poll interval
+    (none when submitting took nearly as long as a task)."""
+    return [bot for bot in run.bots if bot.wall_steady >= run.poll_interval]
+
+
 def polling_cores(run: Run) -> float | None:
-    bots = [bot for bot in run.bots if bot.wall_steady > 0]
-    if not bots:
+    bots = steady_bots(run)
+    if len(bots) < len(run.bots):
         return None
     return sum(bot.cpu_steady / bot.wall_steady for bot in bots)
 
 
 def queries_per_interval(run: Run) -> float | None:
     """Status queries per task per poll interval, while every task was in flight."""
-    bots = [bot for bot in run.bots if bot.wall_steady > 0]
-    if not bots:
+    bots = steady_bots(run)
+    if len(bots) < len(run.bots):
         return None
     rate = sum(bot.status_queries_steady / bot.wall_steady for bot in bots)
     return rate * run.poll_interval / run.tasks
@@ -172,9 +178,13 @@ def block(run: Run) -> str:
             f"{bot.rss_submitted / 1024:.1f} MB, all in flight "
             f"{bot.rss_in_flight / 1024:.1f} MB, peak growth {growth_mb(bot):.1f} MB",
             f"{who}CPU: total {bot.cpu_total:.1f} s over {bot.wall_total:.1f} s = "
-            f"{bot.cpu_total / max(bot.wall_total, 1e-9):.2f} core; steady polling "
-            f"{bot.cpu_steady:.1f} s over {bot.wall_steady:.1f} s = "
-            f"{bot.cpu_steady / max(bot.wall_steady, 1e-9):.2f} core",
+            f"{bot.cpu_total / max(bot.wall_total, 1e-9):.2f} core; "
+            + (
+                f"steady polling {bot.cpu_steady:.1f} s over {bot.wall_steady:.1f} "
+                f"s = {bot.cpu_steady / bot.wall_steady:.2f} core"
+                if bot.wall_steady >= run.poll_interval
+                else "no steady polling: submitting took nearly as long as a task"
+            ),
             f"{who}provider: {bot.creates_sent} creates sent, {bot.status_queries} "
             f"status queries ({bot.status_queries / run.tasks:.2f} per task of all "
             f"{run.tasks}); delivered {len(bot.deliveries)} tasks, "
