@@ -15,6 +15,7 @@ speaks JSON lines: ``track.py`` writes ``Command``s on its stdin, it answers wit
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import os
 import sys
@@ -187,13 +188,21 @@ def count_statements(store: object) -> Counter[str]:
     if not isinstance(store, SqlTaskStore):
         return counts
     names = {getattr(store.SQL, f.name): f.name for f in dataclasses.fields(store.SQL)}
+    # PostgreSQL's ``_execute_apart`` is its ``_execute``: one statement, once.
+    counting = contextvars.ContextVar("counting", default=False)
 
     def statement(
         run: Callable[[str, Sequence[Any]], Awaitable[Any]],
     ) -> Callable[[str, Sequence[Any]], Awaitable[Any]]:
         async def counted(sql: str, params: Sequence[Any]) -> Any:
+            if counting.get():
+                return await run(sql, params)
             counts[names.get(sql) or " ".join(sql.split()[:4])] += 1
-            return await run(sql, params)
+            token = counting.set(True)
+            try:
+                return await run(sql, params)
+            finally:
+                counting.reset(token)
 
         return counted
 
