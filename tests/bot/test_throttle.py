@@ -53,6 +53,29 @@ async def test_different_messages_do_not_wait_for_each_other() -> None:
     assert sorted(label for label, _ in log) == ["one", "two"]
 
 
+async def test_closing_runs_the_pending_edit_without_waiting_out_the_interval() -> None:
+    coalescer = EditCoalescer(min_interval=60)
+    log: list[tuple[str, float]] = []
+
+    coalescer.submit("msg", recorder(log, "first"))
+    await asyncio.sleep(0.01)
+    coalescer.submit("msg", recorder(log, "final"))
+    await asyncio.wait_for(coalescer.aclose(), 5)
+
+    assert [label for label, _ in log] == ["first", "final"]
+
+
+async def test_closing_after_the_last_edit_does_not_wait_out_the_interval() -> None:
+    coalescer = EditCoalescer(min_interval=60)
+    log: list[tuple[str, float]] = []
+
+    coalescer.submit("msg", recorder(log, "only"))
+    await coalescer.drain("msg")
+    await asyncio.wait_for(coalescer.aclose(), 5)
+
+    assert [label for label, _ in log] == ["only"]
+
+
 async def test_shared_bucket_caps_edits_across_messages() -> None:
     bucket = TokenBucket(rate=20, burst=1)
     coalescer = EditCoalescer(min_interval=0)
