@@ -19,6 +19,23 @@ from bot.simulator.dialects._fields import Invalid
 _REQUIRED_KEYS = ("id", "task_id", "status", "data")
 
 
+# How often a hung request checks whether its client is still there.
+_HANG_CHECK = 0.05
+
+
+async def _until_the_client_gives_up(request: web.Request) -> None:
+    """Wait until the client closes the connection (or the simulator stops, which
+    cancels this).
+
+    aiohttp does not cancel a handler whose client left, so a hang that waited
+    only for the stop would hold that up for the whole shutdown timeout.
+    """
+    transport = request.transport
+    # aiohttp offers nothing to await for a lost connection.
+    while transport is not None and not transport.is_closing():  # noqa: ASYNC110
+        await asyncio.sleep(_HANG_CHECK)
+
+
 async def read_body(
     dialect: Dialect, request: web.Request, record: RecordedRequest
 ) -> dict[str, Any]:
@@ -136,8 +153,10 @@ class Gate:
             if fault.kind == "slow":
                 await asyncio.sleep(float(params["seconds"]))
             elif fault.kind == "hang":
-                # Until the client gives up or the simulator stops (which cancels).
-                await asyncio.Event().wait()
+                await _until_the_client_gives_up(request)
+                # What aiohttp's handler_cancellation would do: no answer, none
+                # recorded, the handler quietly gone.
+                raise asyncio.CancelledError
             elif fault.kind == "drop":
                 if request.transport is not None:
                     request.transport.close()
