@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.simulator import Simulator
-from tests.adapters.discord_harness import SIM_KEY, bot_env
+from tests.adapters.discord_harness import SIM_KEY, at_harness_pace, bot_env
 from tests.fakes.discord import FakeDiscord
 
 # Seconds a simulated job takes: long enough to see progress, short for the suite.
@@ -18,7 +18,7 @@ SIM_DURATION = 1.0
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord() as fake:
-        yield fake
+        yield at_harness_pace(fake)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from adapters.discord import EDIT_INTERVAL as PRODUCTION_EDIT_INTERVAL
 from adapters.discord import attach
 from bot.config import Settings
 from bot.runtime import Runtime
@@ -24,6 +25,24 @@ SIM_KEY = "sim-key"
 SAMPLE_MP4 = Path(__file__).resolve().parents[2] / "bot/simulator/assets/sample.mp4"
 # Small enough that every status edit of a 1 s job shows up, large enough to coalesce.
 EDIT_INTERVAL = 0.2
+EDIT_ROUTE = ("PATCH", "/channels/{channel_id}/messages/{message_id}")
+
+
+def at_harness_pace(fake: FakeDiscord) -> FakeDiscord:
+    """Shorten the fake's per-channel edit window as much as ``EDIT_INTERVAL``
+    shortens the bot's edit interval (0.2 s for 3 s).
+
+    The bot then stays as far under Discord's edit limit as it does in production.
+    At Discord's real 5 s window, the 0.2 s pace exhausts a channel's five edits
+    within a job or two and discord.py holds the next edit back for the rest of
+    the window: about 4 s added to every test with a second job in a channel.
+    """
+    limit, per = fake.limiter.route_limits[EDIT_ROUTE]
+    fake.limiter.route_limits[EDIT_ROUTE] = (
+        limit,
+        per * EDIT_INTERVAL / PRODUCTION_EDIT_INTERVAL,
+    )
+    return fake
 
 
 def bot_env(

@@ -15,6 +15,7 @@ from bot.simulator import Simulator
 from tests.adapters.discord_harness import (
     SAMPLE_MP4,
     SIM_KEY,
+    at_harness_pace,
     bot_env,
     bot_settings,
     eventually,
@@ -35,10 +36,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def test_job_that_outlives_the_interaction_token_is_still_delivered(tmp_path):
     async with (
-        FakeDiscord(token_lifetime=1.5) as fake,
-        Simulator(3.0, api_key=SIM_KEY) as simulator,
+        FakeDiscord(token_lifetime=1.0) as fake,
+        Simulator(2.0, api_key=SIM_KEY) as simulator,
     ):
-        settings = bot_settings(bot_env(tmp_path, fake, simulator))
+        settings = bot_settings(bot_env(tmp_path, at_harness_pace(fake), simulator))
         async with running_bot(settings, fake):
             inter = await fake.send_slash("sora", {"prompt": "a slow tide"})
             [status] = await wait_for_status(fake)
