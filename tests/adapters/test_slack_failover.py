@@ -16,10 +16,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from adapters.slack import EVENTS_PATH
 from adapters.slack.blocks import RETRY_ACTION
 from bot.simulator import Simulator
 from tests.adapters.slack_fixtures import fake  # noqa: F401 - the shared fixture
-from tests.adapters.test_slack_restart import _start
+from tests.fakes.bot_process import BotProcess
 from tests.fakes.provider import created_prompts, providers_json, running_simulators
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_bot import (
@@ -41,6 +42,9 @@ from tests.fakes.slack_payloads import (
 )
 
 pytestmark = pytest.mark.e2e
+
+# Seconds the bot waits for a hung create (SORA_CREATE_TIMEOUT) before telling.
+CREATE_TIMEOUT = 1
 
 
 @pytest.fixture
@@ -99,7 +103,7 @@ async def test_hung_provider_1_is_told_in_time_and_retry_delivers_through_2(
 ) -> None:
     p1, p2 = sims
     p1.inject("hang", times=10)
-    env = {**_env(tmp_path, fake, sims), "SORA_CREATE_TIMEOUT": "2"}
+    env = {**_env(tmp_path, fake, sims), "SORA_CREATE_TIMEOUT": str(CREATE_TIMEOUT)}
     async with (
         running_bot(bot_settings(env)) as runtime,
         aiohttp.ClientSession() as session,
@@ -108,7 +112,8 @@ async def test_hung_provider_1_is_told_in_time_and_retry_delivers_through_2(
         started = time.monotonic()
         await delivery.command(slash_command(fake, "a corgi at a hung relay"))
         await eventually(
-            lambda: "did not send the request again" in _thread_texts(fake), 2 + 5
+            lambda: "did not send the request again" in _thread_texts(fake),
+            CREATE_TIMEOUT + 5,
         )
         told = time.monotonic() - started
         [status] = status_messages(fake, CHANNEL)
@@ -120,7 +125,7 @@ async def test_hung_provider_1_is_told_in_time_and_retry_delivers_through_2(
         await delivery.interactive(block_action(fake, RETRY_ACTION, task_id))
         await fake.wait_for("files.completeUploadExternal", within=15)
 
-    assert told < 2 + 5
+    assert told < CREATE_TIMEOUT + 5
     assert "you would have paid twice" in _thread_texts(fake)
     assert len(fake.uploaded_files) == 1
     assert created_prompts(p1) == ["a corgi at a hung relay"]  # one create, ever
@@ -135,28 +140,27 @@ async def test_restart_resumes_the_task_at_provider_2_only(
 ) -> None:
     p1, p2 = sims
     p1.inject("server_error", on="create", status=503)
-    p2.duration = 4.0
+    # Outlasts the first run: it stops at the "Generating" edit, one edit
+    # interval (2 s) after the status post.
+    p2.duration = 3.0
     env = {**_env(tmp_path, fake, sims), "HTTP_PORT": str(unused_tcp_port)}
-    log = tmp_path / "bot.log"
-    url = f"http://127.0.0.1:{unused_tcp_port}/slack/events"
-    process = await _start(env, log)
+    bot = BotProcess(env, tmp_path / "bot.log", tmp_path)
+    await bot.start()
     try:
         async with aiohttp.ClientSession() as session:
-            await HttpDelivery(url, session).command(
+            await HttpDelivery(bot.base_url + EVENTS_PATH, session).command(
                 slash_command(fake, "a corgi that outlives its bot")
             )
         await fake.wait_for(
             "chat.update", where=lambda c: "Generating" in str(c.args), within=10
         )
-        process.terminate()
-        process.wait(10)
+        assert await bot.stop() == 0, bot.output()
         queried = sum(p2.queries.values())
 
-        process = await _start(env, log)
+        await bot.start()
         await fake.wait_for("files.completeUploadExternal", within=20)
     finally:
-        process.terminate()
-        process.wait(10)
+        await bot.stop()
 
     assert len(fake.uploaded_files) == 1
     assert sum(p2.queries.values()) > queried  # resumed where it ran
