@@ -24,8 +24,11 @@ from tests.fakes.slack_payloads import CHANNEL, HttpDelivery, slash_command
 
 pytestmark = pytest.mark.e2e
 
-# Seconds a simulated job takes (read by the shared ``simulator`` fixture).
-SIM_DURATION = 4.0
+# Seconds a simulated job takes (read by the shared ``simulator`` fixture). The
+# bot is killed at its first "Generating" edit, one edit interval (2 s in
+# production) after the status post: the job must outlast that, with a second to
+# spare.
+SIM_DURATION = 3.0
 
 
 async def test_sigkill_mid_job_then_restart_delivers_once_in_the_same_thread(
