@@ -291,8 +291,9 @@ class TaskStore(Protocol):
         ...
 
     async def release(self, holder: str) -> None:
-        """Give up all of ``holder``'s leases (a clean stop: the others take the
-        tasks over at once instead of after the lease time)."""
+        """Give up all of ``holder``'s leases and its heartbeat (a clean stop, or
+        a process seen to be gone: the others take the tasks over at once
+        instead of after the lease time, and count one replica fewer)."""
         ...
 
     async def holders(self) -> set[str]:

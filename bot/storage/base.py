@@ -68,6 +68,7 @@ class Queries:
     take: str
     renew: str
     release: str
+    forget_replica: str
     holders: str
     beat: str
     forget_replicas: str
@@ -213,6 +214,7 @@ class Queries:
                 "UPDATE tasks SET lease_holder = NULL, lease_expires = NULL "
                 f"WHERE lease_holder = {mark(1)} AND {tracked}"
             ),
+            forget_replica=f"DELETE FROM replicas WHERE holder = {mark(1)}",
             holders=(
                 "SELECT DISTINCT lease_holder FROM tasks "
                 f"WHERE lease_holder IS NOT NULL AND {tracked}"
@@ -476,6 +478,9 @@ class SqlTaskStore(ABC):
 
     async def release(self, holder: str) -> None:
         await self._execute(self.SQL.release, (holder,))
+        # Gone from the count at once: the others' edit budgets grow back now,
+        # not after a lease time.
+        await self._execute(self.SQL.forget_replica, (holder,))
 
     async def holders(self) -> set[str]:
         found = await self._fetch(self.SQL.holders, ())

@@ -86,7 +86,6 @@ class LeaseKeeper:
     async def start(self) -> int:
         """Lease every task nobody carries, then keep the leases in the
         background; returns how many were leased now."""
-        await self._beat()
         # Leases still naming this replica's id are a previous process's (a
         # restart with the same REPLICA_ID): renewing them would carry nothing.
         await self._store.release(self.holder)
@@ -98,6 +97,7 @@ class LeaseKeeper:
                     other,
                 )
                 await self._store.release(other)
+        await self._beat()
         taken = await self._lease_free()
         self._runner = asyncio.create_task(self._rounds(), name="lease-keeper")
         return taken

@@ -299,6 +299,14 @@ async def test_heartbeat_counts_live_replicas_and_forgets_silent_ones(
 # -- exclusive -----------------------------------------------------------------------
 
 
+async def test_a_released_replica_is_no_longer_counted_alive(store: TaskStore) -> None:
+    await store.heartbeat("a", LONG)
+    await store.heartbeat("b", LONG)
+    await store.release("a")
+
+    assert await store.heartbeat("b", LONG) == 1
+
+
 async def test_exclusive_admits_one_holder_of_a_name_at_a_time(
     store: TaskStore,
 ) -> None:
