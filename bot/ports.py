@@ -337,6 +337,13 @@ class TaskStore(Protocol):
         """Per member: tasks admitted and not yet delivered (the running limit)."""
         ...
 
+    async def running_for(
+        self, platform: Platform, workspace_id: str, user_id: str
+    ) -> tuple[int, int]:
+        """The member's running tasks and the server's, counted in the database:
+        what admitting one request needs, without a row per member."""
+        ...
+
     async def add_audit(self, entry: AuditEntry) -> AuditEntry: ...
 
     async def audit_entries(

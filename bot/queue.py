@@ -148,19 +148,22 @@ class TaskQueue:
         chat = task.request.chat
         user = task.request.requester.user_id
         async with self._line(chat.platform, chat.workspace_id):
-            counts = await self._store.running_counts(chat.platform, chat.workspace_id)
+            running, everyone = await self._store.running_for(
+                chat.platform, chat.workspace_id, user
+            )
+            # All _position needs: whether this member has a running slot free.
+            counts = {user: running}
             limit = await self.user_limit(chat.platform, chat.workspace_id)
             queued = await self._store.queued(chat.platform, chat.workspace_id)
             mine = [t for t in queued if t.request.requester.user_id == user]
             server_full = (
-                self.server_limit is not None
-                and sum(counts.values()) >= self.server_limit
+                self.server_limit is not None and everyone >= self.server_limit
             )
-            if counts.get(user, 0) < limit and not mine and not server_full:
+            if running < limit and not mine and not server_full:
                 task.state = TaskState.RECEIVED
             elif len(mine) >= self.queue_limit:
                 raise UserInputError(
-                    queue_full_text(counts.get(user, 0), len(mine), self.queue_limit)
+                    queue_full_text(running, len(mine), self.queue_limit)
                 )
             else:
                 task.state = TaskState.QUEUED

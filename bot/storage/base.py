@@ -59,6 +59,7 @@ class Queries:
     queued: str
     queued_workspaces: str
     running_counts: str
+    running_for: str
     purge_claims: str
     claim: str
     add_audit: str
@@ -169,6 +170,13 @@ class Queries:
                 "SELECT user_id, COUNT(*) AS running FROM tasks "
                 f"WHERE platform = {mark(1)} AND workspace_id = {mark(2)} "
                 f"AND state IN ({admitted}) GROUP BY user_id"
+            ),
+            running_for=(
+                "SELECT COUNT(CASE WHEN user_id = "
+                f"{mark(3 + len(rows.RUNNING))} THEN 1 END) AS mine, "
+                "COUNT(*) AS total FROM tasks "
+                f"WHERE platform = {mark(1)} AND workspace_id = {mark(2)} "
+                f"AND state IN ({admitted})"
             ),
             purge_claims=f"DELETE FROM claims WHERE expires_at <= {mark(1)}",
             # One statement, so two processes racing for a key cannot both win: a
@@ -432,6 +440,15 @@ class SqlTaskStore(ABC):
             self.SQL.running_counts, (platform.value, workspace_id, *rows.RUNNING)
         )
         return {str(row["user_id"]): int(row["running"]) for row in found}
+
+    async def running_for(
+        self, platform: Platform, workspace_id: str, user_id: str
+    ) -> tuple[int, int]:
+        [row] = await self._fetch(
+            self.SQL.running_for,
+            (platform.value, workspace_id, *rows.RUNNING, user_id),
+        )
+        return int(row["mine"]), int(row["total"])
 
     # -- leases: which replica carries which task ----------------------------------
 

@@ -454,6 +454,10 @@ async def test_running_counts_count_admitted_undelivered_tasks_per_member(
         await store.add(make_task(make_request(user=user), state=state))
 
     assert await store.running_counts(Platform.CLI, "w1") == {"ann": 2, "bob": 1}
+    # One member's and the server's, without a row per member.
+    assert await store.running_for(Platform.CLI, "w1", "ann") == (2, 3)
+    assert await store.running_for(Platform.CLI, "w1", "cid") == (0, 3)
+    assert await store.running_for(Platform.CLI, "w2", "ann") == (0, 0)
 
 
 async def test_recent_for_user_lists_that_members_newest_tasks(
