@@ -151,6 +151,12 @@ class TaskState(StrEnum):
         return self in _AWAITING_DELIVERY
 
     @property
+    def tracked(self) -> bool:
+        """In flight or awaiting delivery: the tracker carries it (and a replica
+        leases it)."""
+        return self in _IN_FLIGHT or self in _AWAITING_DELIVERY
+
+    @property
     def cancellable(self) -> bool:
         """Waiting in the bot's line or in flight: the Cancel button applies."""
         return self is TaskState.QUEUED or self in _IN_FLIGHT

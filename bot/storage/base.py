@@ -330,9 +330,7 @@ class SqlTaskStore(ABC):
             # (stored once per content) and a transaction costs two round trips.
             await self._execute(self.SQL.insert_image, image)
         values = rows.add_values(task, self._time)
-        if holder is not None and (
-            task.state.in_flight or task.state.awaiting_delivery
-        ):
+        if holder is not None and task.state.tracked:
             lease = (holder, time.time() + seconds)
             await self._execute(self.SQL.insert_leased_task, (*values, *lease))
         else:

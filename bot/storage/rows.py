@@ -27,7 +27,7 @@ from bot.models import (
 )
 from bot.ports import Scope
 
-UNFINISHED = tuple(s.value for s in TaskState if s.in_flight or s.awaiting_delivery)
+UNFINISHED = tuple(s.value for s in TaskState if s.tracked)
 IN_FLIGHT = tuple(s.value for s in TaskState if s.in_flight)
 # Running, as far as a member's or a server's running limit is concerned: from
 # admission until the outcome has been delivered.

@@ -132,15 +132,15 @@ class LeaseKeeper:
         await self._beat()
         before = set(self._carried())
         kept = await self._store.renew(self.holder, self.lease_time)
-        # Only tasks carried before the renewal started can have been missed
-        # by it; one leased meanwhile is not a loss.
-        for task_id in before - kept:
-            if task_id in self._carried():
-                log.warning(
-                    "task %s: this replica's lease went to another; letting it go",
-                    task_id,
-                )
-                self._lost(task_id)
+        # Only tasks carried both before the renewal started and after it came
+        # back can have been lost: one leased or delivered meanwhile was not.
+        carried = set(self._carried())
+        for task_id in (before - kept) & carried:
+            log.warning(
+                "task %s: this replica's lease went to another; letting it go",
+                task_id,
+            )
+            self._lost(task_id)
         taken = await self._lease_free()
         if taken:
             self._taken_over(taken)

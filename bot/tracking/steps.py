@@ -166,7 +166,7 @@ class Steps:
         if task.state is not slot.state:
             # Someone else moved it (a cancel); follow the store.
             slot.state = task.state
-            if not (task.state.in_flight or task.state.awaiting_delivery):
+            if not task.state.tracked:
                 self._forget(slot)
         slot.view = _display_json(task)
         return task

@@ -212,7 +212,7 @@ class Tracker:
     def _carry(self, task: Task, *, leased: bool) -> None:
         if task.id in self._scheduler:
             return
-        if task.state.in_flight or task.state.awaiting_delivery:
+        if task.state.tracked:
             slot = new_slot(task, self._clock())
             slot.leased = leased
             if slot.provider_task_id is not None and task.state.in_flight:
@@ -230,7 +230,7 @@ class Tracker:
         return [
             slot.id
             for slot in self._scheduler.slots()
-            if slot.leased and (slot.state.in_flight or slot.state.awaiting_delivery)
+            if slot.leased and slot.state.tracked
         ]
 
     def _changed_elsewhere(self, task_id: str) -> None:
