@@ -205,6 +205,13 @@ class Snapshot:
     started_at: float | None
     finished_at: float | None
 
+    @property
+    def share(self) -> float:
+        """``fraction`` to four places, as relays report ``progress_pct``: never
+        1.0 before the task is over (0.99996 would round up to it)."""
+        shown = round(self.fraction, 4)
+        return shown if self.phase.terminal else min(shown, 0.9999)
+
 
 def snapshot(spec: TaskSpec, now: float) -> Snapshot:
     """Queued for the first tenth, then running with rising progress, then done."""

@@ -78,6 +78,16 @@ def test_a_task_is_queued_then_runs_with_rising_progress_then_succeeds(
     assert (snap.phase, snap.progress) == (phase, progress)
 
 
+def test_a_running_task_never_reports_a_whole_share_done() -> None:
+    # 9.9996 s of 10 rounds to 1.0 at four places; upstream says < 1 until done.
+    running = snapshot(SPEC, SPEC.created + 9.9996)
+    done = snapshot(SPEC, SPEC.created + 10.0)
+
+    assert running.phase is Phase.RUNNING
+    assert 0 < running.share < 1
+    assert done.share == 1.0
+
+
 def test_moderation_fails_only_after_passing_90_percent() -> None:
     spec = dataclasses.replace(SPEC, flags=Flag.MODERATION)
 

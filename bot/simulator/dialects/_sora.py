@@ -211,7 +211,7 @@ def _upstream(spec: TaskSpec, snap: Snapshot, ctx: Context) -> dict[str, Any]:
         "id": ctx.task_id,
         "type": "video_gen",
         "status": _UPSTREAM_STATUS[snap.phase],
-        "progress_pct": round(snap.fraction, 4),
+        "progress_pct": snap.share,
         "generations": generations,
         "n_frames": spec.seconds * FPS,
         "operation": _operation(spec.options),

@@ -135,7 +135,7 @@ class VideoCreate(Dialect):
                 "pending_info": {
                     "type": "video_gen",
                     "status": "processing",
-                    "progress_pct": round(snap.fraction, 4),
+                    "progress_pct": snap.share,
                     "generations": [],
                 },
             }
